@@ -1,0 +1,214 @@
+// Package metrics holds streamd's Prometheus instruments. A nil *Metrics is
+// valid and records nothing, so packages can be used without metrics.
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics is the set of instruments. Labels stay low-cardinality: "topic" is
+// a configured topic entry (e.g. "event-v1/all"), "sink" a sink name.
+type Metrics struct {
+	received      *prometheus.CounterVec
+	acked         *prometheus.CounterVec
+	accepted      *prometheus.CounterVec
+	sinkErrors    *prometheus.CounterVec
+	sinkLatency   *prometheus.HistogramVec
+	deadLetters   *prometheus.CounterVec
+	decodeErrors  *prometheus.CounterVec
+	connected     *prometheus.GaugeVec
+	reconnects    *prometheus.CounterVec
+	handshakeFail *prometheus.CounterVec
+	inflight      *prometheus.GaugeVec
+	redelivered   *prometheus.CounterVec
+
+	mu         sync.Mutex
+	checkpoint map[string]time.Time // topic → last checkpoint write
+	published  map[string]time.Time // topic → publish time of last accepted event
+	now        func() time.Time
+
+	ageDesc, lagDesc *prometheus.Desc
+}
+
+// New creates the instruments and registers them with reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_events_received_total", Help: "Data frames read from the proxy.",
+		}, []string{"topic"}),
+		acked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_events_acked_total", Help: "Messages acknowledged to the proxy after every sink accepted them (or after dead-lettering).",
+		}, []string{"topic"}),
+		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_events_redelivered_total", Help: "Data frames with redeliveryCount > 0.",
+		}, []string{"topic"}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_sink_events_accepted_total", Help: "Events a sink accepted durably (filtered-out events excluded).",
+		}, []string{"sink"}),
+		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_sink_write_errors_total", Help: "Failed sink writes; the batch is retried.",
+		}, []string{"sink"}),
+		sinkLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "streamd_sink_write_duration_seconds", Help: "Time for a sink to accept a batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"sink"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_dead_letters_total", Help: "Messages written to the dead-letter file.",
+		}, []string{"topic"}),
+		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_decode_errors_total", Help: "Frames that could not be decoded, by stage (frame, payload).",
+		}, []string{"topic", "stage"}),
+		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streamd_connected", Help: "1 while the topic session is connected to the proxy.",
+		}, []string{"topic"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_reconnects_total", Help: "Session ends followed by a reconnect, by reason.",
+		}, []string{"topic", "reason"}),
+		handshakeFail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_handshake_failures_total", Help: "Failed WebSocket handshakes by HTTP status (0: no HTTP response).",
+		}, []string{"topic", "status"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streamd_inflight_events", Help: "Messages received but not yet acked (the proxy window in use).",
+		}, []string{"topic"}),
+		checkpoint: make(map[string]time.Time),
+		published:  make(map[string]time.Time),
+		now:        time.Now,
+		ageDesc: prometheus.NewDesc("streamd_checkpoint_age_seconds",
+			"Seconds since the reader checkpoint of the topic was last written.", []string{"topic"}, nil),
+		lagDesc: prometheus.NewDesc("streamd_lag_seconds",
+			"Now minus the publish time of the last event every sink accepted.", []string{"topic"}, nil),
+	}
+	reg.MustRegister(m.received, m.acked, m.redelivered, m.accepted, m.sinkErrors, m.sinkLatency,
+		m.deadLetters, m.decodeErrors, m.connected, m.reconnects, m.handshakeFail, m.inflight, m)
+	return m
+}
+
+// Describe implements prometheus.Collector for the computed gauges.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.ageDesc
+	ch <- m.lagDesc
+}
+
+// Collect implements prometheus.Collector for the computed gauges.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for topic, t := range m.checkpoint {
+		ch <- prometheus.MustNewConstMetric(m.ageDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), topic)
+	}
+	for topic, t := range m.published {
+		ch <- prometheus.MustNewConstMetric(m.lagDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), topic)
+	}
+}
+
+// Received counts data frames read on topic; redelivered ones also count as such.
+func (m *Metrics) Received(topic string, redelivered bool) {
+	if m == nil {
+		return
+	}
+	m.received.WithLabelValues(topic).Inc()
+	if redelivered {
+		m.redelivered.WithLabelValues(topic).Inc()
+	}
+}
+
+// Acked counts n acks sent on topic and records the publish time of the
+// newest accepted event (zero leaves the lag unchanged).
+func (m *Metrics) Acked(topic string, n int, published time.Time) {
+	if m == nil {
+		return
+	}
+	m.acked.WithLabelValues(topic).Add(float64(n))
+	if !published.IsZero() {
+		m.mu.Lock()
+		m.published[topic] = published
+		m.mu.Unlock()
+	}
+}
+
+// SinkWrite records one Write call of a sink: events accepted, duration, error.
+func (m *Metrics) SinkWrite(sink string, accepted int, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.sinkLatency.WithLabelValues(sink).Observe(d.Seconds())
+	if err != nil {
+		m.sinkErrors.WithLabelValues(sink).Inc()
+		return
+	}
+	m.accepted.WithLabelValues(sink).Add(float64(accepted))
+}
+
+// DeadLetter counts a message written to the dead-letter file.
+func (m *Metrics) DeadLetter(topic string) {
+	if m == nil {
+		return
+	}
+	m.deadLetters.WithLabelValues(topic).Inc()
+}
+
+// DecodeError counts a frame that failed to decode at stage "frame" or "payload".
+func (m *Metrics) DecodeError(topic, stage string) {
+	if m == nil {
+		return
+	}
+	m.decodeErrors.WithLabelValues(topic, stage).Inc()
+}
+
+// Connected sets the connection state of topic.
+func (m *Metrics) Connected(topic string, up bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.connected.WithLabelValues(topic).Set(v)
+}
+
+// Reconnect counts a session end on topic with a short reason such as
+// "unauthorized", "busy", "server_error", "dial", "closed" or "ping_timeout".
+func (m *Metrics) Reconnect(topic, reason string) {
+	if m == nil {
+		return
+	}
+	m.reconnects.WithLabelValues(topic, reason).Inc()
+}
+
+// HandshakeFailure counts a failed handshake by HTTP status (0: none).
+func (m *Metrics) HandshakeFailure(topic string, status int) {
+	if m == nil {
+		return
+	}
+	m.handshakeFail.WithLabelValues(topic, statusLabel(status)).Inc()
+}
+
+// Inflight sets the number of unacked messages of topic.
+func (m *Metrics) Inflight(topic string, n int) {
+	if m == nil {
+		return
+	}
+	m.inflight.WithLabelValues(topic).Set(float64(n))
+}
+
+// Checkpointed records that topic's checkpoint was written at t.
+func (m *Metrics) Checkpointed(topic string, t time.Time) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.checkpoint[topic] = t
+	m.mu.Unlock()
+}
+
+func statusLabel(status int) string {
+	if status <= 0 || status > 999 {
+		return "0"
+	}
+	return string([]byte{byte('0' + status/100), byte('0' + status/10%10), byte('0' + status%10)})
+}
