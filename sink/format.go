@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -38,7 +39,7 @@ func (f Format) String() string {
 // AppendLine appends e rendered in format f followed by a newline.
 func AppendLine(dst []byte, f Format, e *Event) []byte {
 	if f == FormatEvent {
-		dst = append(dst, e.Payload...)
+		dst = appendRawJSON(dst, e.Payload)
 	} else {
 		dst = AppendEnvelope(dst, e)
 	}
@@ -49,7 +50,8 @@ func AppendLine(dst []byte, f Format, e *Event) []byte {
 //
 //	{"messageId":…,"topic":…,"publishTime":…,"redeliveryCount":…,"properties":{…},["key":…,]"eventType":…,"event":{…}}
 //
-// properties and event are copied verbatim.
+// properties and event are copied verbatim, except that CR and LF (only
+// possible as whitespace in valid JSON) become spaces.
 func AppendEnvelope(dst []byte, e *Event) []byte {
 	dst = append(dst, `{"messageId":`...)
 	dst = appendJSONString(dst, e.MessageID)
@@ -63,7 +65,7 @@ func AppendEnvelope(dst []byte, e *Event) []byte {
 	if len(e.Properties) == 0 {
 		dst = append(dst, "{}"...)
 	} else {
-		dst = append(dst, e.Properties...)
+		dst = appendRawJSON(dst, e.Properties)
 	}
 	if e.Key != "" {
 		dst = append(dst, `,"key":`...)
@@ -72,8 +74,25 @@ func AppendEnvelope(dst []byte, e *Event) []byte {
 	dst = append(dst, `,"eventType":`...)
 	dst = appendJSONString(dst, e.EventType)
 	dst = append(dst, `,"event":`...)
-	dst = append(dst, e.Payload...)
+	dst = appendRawJSON(dst, e.Payload)
 	return append(dst, '}')
+}
+
+// appendRawJSON appends the valid JSON raw, replacing CR and LF by spaces so
+// that a pretty-printed value cannot break a JSON line. In valid JSON they
+// can only be insignificant whitespace (inside strings they must be escaped).
+func appendRawJSON(dst, raw []byte) []byte {
+	if bytes.IndexByte(raw, '\n') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+		return append(dst, raw...)
+	}
+	start := len(dst)
+	dst = append(dst, raw...)
+	for i, c := range dst[start:] {
+		if c == '\n' || c == '\r' {
+			dst[start+i] = ' '
+		}
+	}
+	return dst
 }
 
 // appendJSONString appends s as a JSON string literal. Control characters are

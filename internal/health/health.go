@@ -46,8 +46,11 @@ func (s *State) Set(name string, ready bool, reason string) {
 }
 
 // Ready reports whether all components are ready, with a copy of each one's
-// state. No components means not ready.
+// state. No components (or a nil *State) means not ready.
 func (s *State) Ready() (bool, map[string]Part) {
+	if s == nil {
+		return false, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	parts := make(map[string]Part, len(s.parts))
@@ -82,8 +85,12 @@ func (s *State) Beat() {
 	s.mu.Unlock()
 }
 
-// LastBeat returns when Beat was last called.
+// LastBeat returns when Beat was last called (zero before the first call or
+// for a nil *State).
 func (s *State) LastBeat() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.beat

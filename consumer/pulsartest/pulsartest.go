@@ -1,0 +1,208 @@
+// Package pulsartest is an in-process emulator of 8x8's hosted Apache Pulsar
+// WebSocket proxy. It serves the reader and consumer endpoints
+// (/ws/v2/reader/persistent/{tenant}/{ns}/{topic} and
+// /ws/v2/consumer/persistent/{tenant}/{ns}/{topic}/{subscription}, v1 paths
+// too) over real sockets with the proxy's handshake outcomes, frame format,
+// flow-control window, acks, nacks, durable consumer cursors and redelivery,
+// plus fault knobs (dropped TCP, half-open stalls, rejected handshakes,
+// malformed frames) for testing reconnect and de-duplication paths.
+//
+// The wire behaviour follows docs/pulsar-websocket-protocol.md §9. Tests use
+// Start; `streamd demo`/`streamd emulate` use New + Serve and Produce.
+package pulsartest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// DefaultIdleTimeout is the proxy's webSocketSessionIdleTimeoutMillis default.
+const DefaultIdleTimeout = 300 * time.Second
+
+// MaxClientFrame is the proxy's webSocketMaxTextFrameSize default: larger
+// client messages close the session with 1009.
+const MaxClientFrame = 1 << 20
+
+// Config configures a Server. The zero value is usable.
+type Config struct {
+	// Keys are the accepted credentials, presented as an X-API-Key header, an
+	// x-api-key query parameter, an "Authorization: Basic|Bearer <key>"
+	// header, or a token=Basic+<key> query parameter (used only when no
+	// Authorization header is present). Empty accepts any non-empty key; a
+	// request without any credential always gets 401.
+	Keys []string
+	// Forbidden lists topics answered with 403, written as "ns/topic"
+	// ("event-v1/InteractionCreated", "agent-v1/agX"), "tenant/ns/topic" or
+	// "persistent://tenant/ns/topic".
+	Forbidden []string
+	// IdleTimeout closes a session (1001) after no frame in either direction,
+	// pings and pongs included. Zero means DefaultIdleTimeout; negative
+	// disables it.
+	IdleTimeout time.Duration
+	// RetainMessages bounds the messages kept per topic (oldest dropped
+	// first); 0 keeps everything.
+	RetainMessages int
+	// CommandErrorClose is the close code used when a client command cannot
+	// be parsed (malformed JSON, permit without permitMessages). Zero means
+	// websocket.StatusNoStatusRcvd (a close frame without a code, like
+	// Jetty 12); websocket.StatusProtocolError mimics Jetty 9.4.
+	CommandErrorClose websocket.StatusCode
+	// Logger receives debug logs; nil discards.
+	Logger *slog.Logger
+	// Now is the publishTime clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the emulated proxy plus its in-memory broker. All methods are
+// safe for concurrent use.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	ctx    context.Context // cancelled by Close: ends every session
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // session goroutines
+
+	mu         sync.Mutex
+	closed     bool
+	keys       map[string]bool
+	forbidden  map[string]bool
+	topics     map[string]*topic
+	subs       map[subKey]*subscription
+	sessions   map[*session]struct{}
+	sessChange chan struct{} // closed and replaced whenever sessions change
+	timers     map[*time.Timer]struct{}
+	nextLedger uint64
+	rejStatus  int
+	rejN       int
+	nackDelay  time.Duration // <0: per session
+	ackTimeout time.Duration // <0: per session
+	stats      Stats
+	acked      map[subKey][]string
+	lastReq    RequestInfo
+	url        string
+}
+
+// New returns a Server for cfg. Serve it with Serve, Start or Handler.
+func New(cfg Config) *Server {
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.CommandErrorClose == 0 {
+		cfg.CommandErrorClose = websocket.StatusNoStatusRcvd
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:        cfg,
+		log:        log,
+		now:        now,
+		ctx:        ctx,
+		cancel:     cancel,
+		forbidden:  make(map[string]bool),
+		topics:     make(map[string]*topic),
+		subs:       make(map[subKey]*subscription),
+		sessions:   make(map[*session]struct{}),
+		sessChange: make(chan struct{}),
+		timers:     make(map[*time.Timer]struct{}),
+		nextLedger: firstLedger,
+		nackDelay:  -1,
+		ackTimeout: -1,
+		stats:      Stats{Handshakes: make(map[int]int), Closes: make(map[websocket.StatusCode]int)},
+		acked:      make(map[subKey][]string),
+	}
+	s.setKeysLocked(cfg.Keys)
+	for _, f := range cfg.Forbidden {
+		s.forbidden[f] = true
+	}
+	return s
+}
+
+// Handler returns the proxy's HTTP handler, usable under any http.Server.
+// Sessions it opens end on Close.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Serve serves the proxy on ln until ctx is done, then closes ln and every
+// session (abruptly, like a proxy restart) and returns nil. It returns early
+// with the listener's error if serving fails.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.Close()
+	_ = hs.Close()
+	if err == nil {
+		err = <-errc
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("serve pulsar proxy: %w", err)
+}
+
+// Start serves a new Server on a loopback listener for the duration of the
+// test; URL reports its address.
+func Start(tb testing.TB, cfg Config) *Server {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	s := New(cfg)
+	s.mu.Lock()
+	s.url = "ws://" + ln.Addr().String()
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("pulsartest: %v", err)
+		}
+	})
+	return s
+}
+
+// URL returns "ws://127.0.0.1:port" for a Server made by Start, else "".
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// Close ends every session abruptly, stops pending redelivery timers and
+// refuses further handshakes with 503. It waits for session goroutines.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for t := range s.timers {
+		t.Stop()
+		delete(s.timers, t)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}

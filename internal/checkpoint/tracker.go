@@ -1,0 +1,89 @@
+package checkpoint
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// Tracker bounds how often one key's position is written. Call Advance after
+// each batch that every sink accepted, and Flush at session end and shutdown
+// (Flush is cheap when nothing is pending, so it may also run on a ticker to
+// bound staleness on an idle topic). Safe for concurrent use.
+type Tracker struct {
+	store    *Store
+	key      string
+	every    int
+	interval time.Duration
+	onSave   func(time.Time)
+	now      func() time.Time
+
+	mu       sync.Mutex
+	pos      string    // last advanced position
+	saved    string    // last saved position
+	pending  int       // messages advanced since the last save
+	lastSave time.Time // last save, or the creation of the Tracker
+}
+
+// NewTracker returns a Tracker that saves key when at least every messages,
+// or at least interval, have passed since the last save (the interval counts
+// from creation until the first save). every <= 0 or interval <= 0 disables
+// that trigger; with both disabled every Advance saves. onSave, if not nil,
+// is called with the saved time after each successful save (e.g. for the
+// checkpoint-age metric).
+func NewTracker(s *Store, key string, every int, interval time.Duration, onSave func(time.Time)) *Tracker {
+	return &Tracker{store: s, key: key, every: every, interval: interval, onSave: onSave,
+		now: s.now, lastSave: s.now()}
+}
+
+// Advance records that n more messages were delivered, up to and including
+// id, and saves if a trigger fired. A failed save returns the error and is
+// retried by the next Advance or Flush.
+func (t *Tracker) Advance(id string, n int) error {
+	if id == "" {
+		return errors.New("advance checkpoint: empty message id")
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pos = id
+	t.pending += max(n, 0)
+	if !t.due() {
+		return nil
+	}
+	return t.saveLocked()
+}
+
+func (t *Tracker) due() bool {
+	byCount := t.every > 0 && t.pending >= t.every
+	byTime := t.interval > 0 && t.now().Sub(t.lastSave) >= t.interval
+	return byCount || byTime || (t.every <= 0 && t.interval <= 0)
+}
+
+// Flush saves the latest position if it has not been saved.
+func (t *Tracker) Flush() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pos == "" || t.pos == t.saved {
+		return nil
+	}
+	return t.saveLocked()
+}
+
+func (t *Tracker) saveLocked() error {
+	at, err := t.store.save(t.key, t.pos)
+	if err != nil {
+		return err
+	}
+	t.saved, t.pending, t.lastSave = t.pos, 0, t.now()
+	if t.onSave != nil {
+		t.onSave(at)
+	}
+	return nil
+}
+
+// Position returns the last advanced message ID, saved or not ("" if none).
+func (t *Tracker) Position() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pos
+}

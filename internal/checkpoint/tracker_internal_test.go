@@ -1,0 +1,149 @@
+package checkpoint
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// newTracker returns a Tracker on a fresh store with a fake clock, and the
+// list of times passed to onSave.
+func newTracker(t *testing.T, every int, interval time.Duration) (*Tracker, *clock, *[]time.Time) {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	s.now = c.now
+	var saves []time.Time
+	return NewTracker(s, "acme/event-v1/all", every, interval, func(at time.Time) { saves = append(saves, at) }), c, &saves
+}
+
+func saved(t *testing.T, tr *Tracker) string {
+	t.Helper()
+	id, _, err := tr.store.Load(tr.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func advance(t *testing.T, tr *Tracker, id string, n int) {
+	t.Helper()
+	if err := tr.Advance(id, n); err != nil {
+		t.Fatalf("Advance(%q, %d): %v", id, n, err)
+	}
+}
+
+func TestTrackerSavesOnCount(t *testing.T) {
+	tr, c, saves := newTracker(t, 3, 0)
+	advance(t, tr, "a", 1)
+	advance(t, tr, "b", 1)
+	if got := saved(t, tr); got != "" || len(*saves) != 0 {
+		t.Fatalf("saved %q (%d saves) before 3 messages", got, len(*saves))
+	}
+	c.advance(time.Hour) // no interval trigger
+	advance(t, tr, "c", 1)
+	if got := saved(t, tr); got != "c" || len(*saves) != 1 || !(*saves)[0].Equal(c.t) {
+		t.Fatalf("saved %q, saves %v; want c at %v", got, *saves, c.t)
+	}
+	advance(t, tr, "d", 5) // one batch larger than every
+	if got := saved(t, tr); got != "d" {
+		t.Fatalf("saved %q, want d", got)
+	}
+	advance(t, tr, "e", 2)
+	if got, pos := saved(t, tr), tr.Position(); got != "d" || pos != "e" {
+		t.Fatalf("saved %q position %q, want d and e", got, pos)
+	}
+}
+
+func TestTrackerSavesOnInterval(t *testing.T) {
+	tr, c, saves := newTracker(t, 0, 10*time.Second)
+	advance(t, tr, "a", 100)
+	c.advance(9 * time.Second)
+	advance(t, tr, "b", 100)
+	if got := saved(t, tr); got != "" {
+		t.Fatalf("saved %q before the interval", got)
+	}
+	c.advance(time.Second) // 10s since creation
+	advance(t, tr, "c", 1)
+	if got := saved(t, tr); got != "c" || len(*saves) != 1 {
+		t.Fatalf("saved %q after %d saves, want c after 1", got, len(*saves))
+	}
+	c.advance(9 * time.Second)
+	advance(t, tr, "d", 1)
+	c.advance(time.Second)
+	advance(t, tr, "e", 1)
+	if got := saved(t, tr); got != "e" || len(*saves) != 2 {
+		t.Fatalf("saved %q after %d saves, want e after 2", got, len(*saves))
+	}
+}
+
+func TestTrackerCountOrInterval(t *testing.T) {
+	tr, c, saves := newTracker(t, 100, time.Minute)
+	advance(t, tr, "a", 100) // count
+	c.advance(time.Minute)
+	advance(t, tr, "b", 1) // interval
+	if len(*saves) != 2 || saved(t, tr) != "b" {
+		t.Fatalf("saves %v, saved %q; want 2 saves ending at b", *saves, saved(t, tr))
+	}
+}
+
+func TestTrackerNoTriggersSavesEveryAdvance(t *testing.T) {
+	tr, _, saves := newTracker(t, 0, 0)
+	advance(t, tr, "a", 1)
+	advance(t, tr, "b", 0)
+	if len(*saves) != 2 || saved(t, tr) != "b" {
+		t.Fatalf("saves %v, saved %q; want 2 saves ending at b", *saves, saved(t, tr))
+	}
+}
+
+func TestTrackerFlush(t *testing.T) {
+	tr, _, saves := newTracker(t, 1000, time.Hour)
+	if err := tr.Flush(); err != nil || len(*saves) != 0 {
+		t.Fatalf("Flush with no position = %v after %d saves", err, len(*saves))
+	}
+	if _, err := os.Stat(tr.store.Path(tr.key)); !os.IsNotExist(err) {
+		t.Fatalf("Flush with no position wrote a file: %v", err)
+	}
+	advance(t, tr, "a", 1)
+	if err := tr.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Flush(); err != nil { // nothing new: no write
+		t.Fatal(err)
+	}
+	if len(*saves) != 1 || saved(t, tr) != "a" {
+		t.Fatalf("saves %v, saved %q; want one save of a", *saves, saved(t, tr))
+	}
+	if err := tr.Advance("", 1); err == nil {
+		t.Fatal("Advance with empty id = nil, want error")
+	}
+}
+
+func TestTrackerRetriesFailedSave(t *testing.T) {
+	tr, _, saves := newTracker(t, 1, 0)
+	dir := tr.store.dir
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Advance("a", 1); err == nil {
+		t.Fatal("Advance with the dir removed = nil, want error")
+	}
+	if err := os.MkdirAll(filepath.Clean(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Flush(); err != nil {
+		t.Fatalf("Flush after the dir is back: %v", err)
+	}
+	if len(*saves) != 1 || saved(t, tr) != "a" {
+		t.Fatalf("saves %v, saved %q; want one save of a", *saves, saved(t, tr))
+	}
+}

@@ -1,0 +1,339 @@
+// Package file is the sink that appends events as JSON lines to a file.
+//
+// Delivery guarantee, by fsync policy:
+//
+//   - "always": Write returns nil only after the batch was written and
+//     fsynced; an accepted event survives a process crash, a kernel crash and
+//     a power loss.
+//   - "interval" (default): Write returns nil after write(2); a background
+//     loop fsyncs every FsyncInterval. Accepted events survive a crash of
+//     streamd (the kernel has them), but up to FsyncInterval of accepted
+//     events can be lost on a power loss or kernel crash.
+//   - "never": like interval without the loop; the kernel writes the data
+//     back when it chooses (typically within ~30s on Linux).
+//
+// Each batch is one write(2) on a file opened with O_APPEND. A failed write,
+// fsync, open or rotation returns an error, so the batch is not acked and is
+// retried; the next Write reopens the file if needed, so fixing a full disk
+// or a permission problem recovers without a restart. Because a batch can be
+// retried after it was partly or wholly written, readers must tolerate
+// duplicate lines (at-least-once delivery).
+//
+// Torn lines: if write(2) wrote part of a batch and then failed, the sink
+// truncates the file back to its previous size. If that fails too, the next
+// batch starts with a newline, so the torn fragment stays on a line of its
+// own and never merges with a complete line. The same is done when opening
+// a file whose last byte is not a newline (e.g. after a power loss).
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/streamd/streamd/sink"
+)
+
+var _ sink.Sink = (*Sink)(nil)
+
+// Fsync policies.
+const (
+	FsyncAlways   = "always"
+	FsyncInterval = "interval"
+	FsyncNever    = "never"
+)
+
+// DefaultFsyncInterval is used when Config.FsyncInterval is zero.
+const DefaultFsyncInterval = time.Second
+
+// maxKeep is the largest write buffer kept between batches.
+const maxKeep = 4 << 20
+
+// Config configures Open.
+type Config struct {
+	// Path of the file; it is created (mode 0640) if missing. Its directory
+	// must exist.
+	Path   string
+	Format sink.Format
+	// Fsync is "always", "interval" (the default when empty) or "never".
+	Fsync         string
+	FsyncInterval time.Duration // default 1s
+	// MaxBytes rotates the file before a batch would make it larger than
+	// this; 0 disables rotation. A single batch bigger than MaxBytes is
+	// written whole to a fresh file.
+	MaxBytes int64
+	// MaxBackups is how many rotated files (Path.1 … Path.N, newest first)
+	// are kept; 0 keeps none (the full file is removed on rotation).
+	MaxBackups int
+	Logger     *slog.Logger
+}
+
+// Sink appends JSON lines to a file. It is safe for concurrent use.
+type Sink struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	f      *os.File // nil until (re)opened after an error
+	size   int64
+	buf    []byte
+	torn   bool // the file may end mid-line; start the next batch with '\n'
+	dirty  bool // written since the last fsync
+	closed bool
+
+	// Seams for tests that need to inject write failures.
+	write    func(f *os.File, b []byte) (int, error)
+	truncate func(f *os.File, size int64) error
+	fsync    func(f *os.File) error
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Open validates cfg, opens the file and, with the interval policy, starts
+// the fsync loop. It fails if the file cannot be opened, so a wrong path is
+// reported at startup.
+func Open(cfg Config) (*Sink, error) {
+	switch cfg.Fsync {
+	case "":
+		cfg.Fsync = FsyncInterval
+	case FsyncAlways, FsyncInterval, FsyncNever:
+	default:
+		return nil, fmt.Errorf("open file sink: unknown fsync policy %q (want always, interval or never)", cfg.Fsync)
+	}
+	if cfg.Path == "" {
+		return nil, errors.New("open file sink: empty path")
+	}
+	if cfg.FsyncInterval <= 0 {
+		cfg.FsyncInterval = DefaultFsyncInterval
+	}
+	if cfg.MaxBytes < 0 || cfg.MaxBackups < 0 {
+		return nil, errors.New("open file sink: negative MaxBytes or MaxBackups")
+	}
+	s := &Sink{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		write:    (*os.File).Write,
+		truncate: (*os.File).Truncate,
+		fsync:    (*os.File).Sync,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	if cfg.Fsync == FsyncInterval {
+		s.stop, s.done = make(chan struct{}), make(chan struct{})
+		go s.syncLoop()
+	}
+	return s, nil
+}
+
+// open opens cfg.Path for appending. The caller holds s.mu (or owns s).
+func (s *Sink) open() error {
+	f, err := os.OpenFile(s.cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("open file sink: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
+	}
+	s.f, s.size = f, fi.Size()
+	s.torn = s.size > 0 && !endsWithNewline(s.cfg.Path, s.size)
+	return nil
+}
+
+// endsWithNewline reports whether the last byte of the file is '\n'; it
+// reports true when that cannot be read, to avoid inventing blank lines.
+func endsWithNewline(path string, size int64) bool {
+	r, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer r.Close()
+	var b [1]byte
+	if _, err := r.ReadAt(b[:], size-1); err != nil && err != io.EOF {
+		return true
+	}
+	return b[0] == '\n'
+}
+
+// Write appends batch as lines with one write(2) and, with the always
+// policy, fsyncs before returning. ctx is checked before writing; a write or
+// fsync in progress is not interrupted.
+func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return sink.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if s.f == nil {
+		if err := s.open(); err != nil {
+			return err
+		}
+	}
+	buf := s.buf[:0]
+	for _, e := range batch {
+		buf = sink.AppendLine(buf, s.cfg.Format, e)
+	}
+	err := s.writeLocked(buf)
+	if cap(buf) <= maxKeep {
+		s.buf = buf[:0]
+	} else {
+		s.buf = nil
+	}
+	return err
+}
+
+// writeLocked writes the rendered lines, rotating first if needed.
+func (s *Sink) writeLocked(buf []byte) error {
+	if s.cfg.MaxBytes > 0 && s.size > 0 && s.size+int64(len(buf)) > s.cfg.MaxBytes {
+		if err := s.rotate(); err != nil {
+			return err
+		}
+	}
+	if s.torn {
+		// One extra write(2) in this rare case keeps the common path simple.
+		if _, err := s.write(s.f, []byte{'\n'}); err != nil {
+			s.closeFile()
+			return fmt.Errorf("write %s: %w", s.cfg.Path, err)
+		}
+		s.size++
+		s.torn = false
+	}
+	n, err := s.write(s.f, buf)
+	if err != nil {
+		s.undoPartial(n, buf)
+		s.closeFile()
+		return fmt.Errorf("write %s: %w", s.cfg.Path, err)
+	}
+	s.size += int64(n)
+	s.torn = false
+	if s.cfg.Fsync == FsyncAlways {
+		if err := s.fsync(s.f); err != nil {
+			s.closeFile()
+			return fmt.Errorf("fsync %s: %w", s.cfg.Path, err)
+		}
+		return nil
+	}
+	s.dirty = true
+	return nil
+}
+
+// undoPartial removes the n bytes of a failed write, or marks the file torn
+// when they cannot be removed.
+func (s *Sink) undoPartial(n int, buf []byte) {
+	if n <= 0 {
+		return
+	}
+	if err := s.truncate(s.f, s.size); err == nil {
+		return
+	}
+	s.size += int64(n)
+	s.torn = buf[n-1] != '\n'
+	s.log.Warn("partial write could not be undone; next batch starts on a new line", "path", s.cfg.Path)
+}
+
+// closeFile closes the current file after an error, so that the next Write
+// reopens the path. Errors are ignored: the file is being abandoned.
+func (s *Sink) closeFile() {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}
+
+// syncLoop fsyncs the file every FsyncInterval while it has unsynced data.
+func (s *Sink) syncLoop() {
+	defer close(s.done)
+	t := time.NewTicker(s.cfg.FsyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		f, dirty, fsync := s.f, s.dirty, s.fsync
+		s.dirty = false
+		s.mu.Unlock()
+		if !dirty || f == nil {
+			continue
+		}
+		// Synced outside the lock so that writers are not held up; a
+		// concurrent rotation or reopen fsyncs before closing, so a
+		// "file already closed" error loses nothing.
+		if err := fsync(f); err != nil && !errors.Is(err, os.ErrClosed) {
+			s.log.Error("fsync failed; events written in the last interval may not be durable",
+				"path", s.cfg.Path, "error", err)
+		}
+	}
+}
+
+// Reopen fsyncs and closes the current file and opens Path again; call it
+// after an external rename (logrotate, SIGHUP). On error the sink stays
+// usable and the next Write retries opening.
+func (s *Sink) Reopen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return sink.ErrClosed
+	}
+	if err := s.syncClose(); err != nil {
+		s.log.Warn("close before reopen", "path", s.cfg.Path, "error", err)
+	}
+	return s.open()
+}
+
+// syncClose fsyncs (unless the policy is never) and closes the file.
+func (s *Sink) syncClose() error {
+	if s.f == nil {
+		return nil
+	}
+	var err error
+	if s.cfg.Fsync != FsyncNever {
+		if e := s.fsync(s.f); e != nil {
+			err = fmt.Errorf("fsync %s: %w", s.cfg.Path, e)
+		}
+	}
+	if e := s.f.Close(); e != nil && err == nil {
+		err = fmt.Errorf("close %s: %w", s.cfg.Path, e)
+	}
+	s.f, s.dirty = nil, false
+	return err
+}
+
+// Close stops the fsync loop, fsyncs (unless the policy is never) and
+// closes the file. It is idempotent; ctx is not used, as fsync cannot be
+// interrupted.
+func (s *Sink) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncClose()
+}

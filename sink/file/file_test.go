@@ -1,0 +1,305 @@
+package file_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/streamd/streamd/internal/health"
+	"github.com/streamd/streamd/sink"
+	"github.com/streamd/streamd/sink/file"
+)
+
+func batch(n, offset int) []*sink.Event {
+	out := make([]*sink.Event, n)
+	for i := range out {
+		id := offset + i
+		out[i] = &sink.Event{
+			MessageID: fmt.Sprintf("m%d", id), Topic: "persistent://t/ns/all", PublishTime: "2024-01-01T00:00:00Z",
+			Properties: []byte(`{"k":"v"}`), Key: "k", EventType: "InteractionCreated",
+			Payload: fmt.Appendf(nil, `{"eventType":"InteractionCreated","id":%d}`, id),
+		}
+	}
+	return out
+}
+
+func eventLine(id int) string {
+	return fmt.Sprintf(`{"eventType":"InteractionCreated","id":%d}`, id)
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if b[len(b)-1] != '\n' {
+		t.Errorf("%s does not end with a newline", path)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+func open(t *testing.T, cfg file.Config) *file.Sink {
+	t.Helper()
+	s, err := file.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+func TestPoliciesWriteCompleteFiles(t *testing.T) {
+	for _, policy := range []string{file.FsyncAlways, file.FsyncInterval, file.FsyncNever, ""} {
+		t.Run("policy="+policy, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "events.log")
+			s, err := file.Open(file.Config{Path: path, Format: sink.FormatEnvelope, Fsync: policy,
+				FsyncInterval: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []byte
+			for i := range 20 {
+				b := batch(5, i*5)
+				if err := s.Write(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range b {
+					want = sink.AppendLine(want, sink.FormatEnvelope, e)
+				}
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			goleak.VerifyNone(t) // the interval loop has stopped
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("file content differs:\n%s\nwant:\n%s", got, want)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := fi.Mode().Perm(); perm&^0o640 != 0 {
+				t.Errorf("mode %v, want at most 0640", perm)
+			}
+			if err := s.Write(context.Background(), batch(1, 0)); !errors.Is(err, sink.ErrClosed) {
+				t.Errorf("Write after Close = %v, want ErrClosed", err)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Errorf("second Close = %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, cfg := range []file.Config{
+		{Path: filepath.Join(dir, "x"), Fsync: "sometimes"},
+		{Path: ""},
+		{Path: filepath.Join(dir, "x"), MaxBytes: -1},
+		{Path: filepath.Join(dir, "missing-dir", "x")},
+	} {
+		if s, err := file.Open(cfg); err == nil {
+			s.Close(context.Background())
+			t.Errorf("Open(%+v) succeeded", cfg)
+		}
+	}
+}
+
+func TestRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.log")
+	lineLen := int64(len(eventLine(10)) + 1) // ids 10..99 have the same length
+	s := open(t, file.Config{Path: path, Format: sink.FormatEvent, Fsync: file.FsyncAlways,
+		MaxBytes: 3 * lineLen, MaxBackups: 2})
+	// A leftover from a larger MaxBackups must be removed.
+	if err := os.WriteFile(path+".7", []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for i := 10; i < 21; i++ { // 11 events, 3 per file: 10-12 13-15 16-18 19-20
+		if err := s.Write(context.Background(), batch(1, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]int{"": {19, 20}, ".1": {16, 17, 18}, ".2": {13, 14, 15}}
+	for suffix, ids := range want {
+		lines := readLines(t, path+suffix)
+		if len(lines) != len(ids) {
+			t.Errorf("%s: %q, want ids %v", suffix, lines, ids)
+			continue
+		}
+		for i, id := range ids {
+			if lines[i] != eventLine(id) {
+				t.Errorf("%s line %d = %s, want id %d", suffix, i, lines[i], id)
+			}
+		}
+	}
+	for _, gone := range []string{".3", ".7"} {
+		if _, err := os.Stat(path + gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s exists (err %v)", gone, err)
+		}
+	}
+	// A batch bigger than MaxBytes goes whole into a fresh file.
+	if err := s.Write(context.Background(), batch(5, 30)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readLines(t, path)); n != 5 {
+		t.Errorf("big batch: %d lines in the current file, want 5", n)
+	}
+}
+
+func TestRotationWithoutBackups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.log")
+	lineLen := int64(len(eventLine(10)) + 1)
+	s := open(t, file.Config{Path: path, Format: sink.FormatEvent, Fsync: file.FsyncNever, MaxBytes: 2 * lineLen})
+	for i := 10; i < 15; i++ {
+		if err := s.Write(context.Background(), batch(1, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(readLines(t, path), ","); got != eventLine(14) {
+		t.Errorf("got %s, want only id 14", got)
+	}
+	if _, err := os.Stat(path + ".1"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf(".1 exists with MaxBackups=0")
+	}
+}
+
+func TestReopenAfterExternalRename(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.log")
+	s := open(t, file.Config{Path: path, Format: sink.FormatEvent, Fsync: file.FsyncInterval})
+	ctx := context.Background()
+	if err := s.Write(ctx, batch(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil { // logrotate
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, batch(1, 2)); err != nil { // still the renamed file
+		t.Fatal(err)
+	}
+	if err := s.Reopen(); err != nil { // SIGHUP
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, batch(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(readLines(t, path+".1"), ","), eventLine(1)+","+eventLine(2); got != want {
+		t.Errorf("rotated file = %s, want %s", got, want)
+	}
+	if got, want := strings.Join(readLines(t, path), ","), eventLine(3); got != want {
+		t.Errorf("new file = %s, want %s", got, want)
+	}
+}
+
+// TestUnwritablePathBlocksThenRecovers makes the file's directory a regular
+// file (which blocks writes even for root), checks that the fan-out keeps
+// retrying with the sink shown not ready, then fixes the path.
+func TestUnwritablePathBlocksThenRecovers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "events.log")
+	s, err := file.Open(file.Config{Path: path, Format: sink.FormatEvent, Fsync: file.FsyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := health.New()
+	f := sink.NewFanout(sink.FanoutConfig{Targets: []sink.Target{{Name: "file", Sink: s}}, Health: h,
+		RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
+	defer f.Close(context.Background())
+	ctx := context.Background()
+	if err := f.Write(ctx, batch(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// Break the path: the directory becomes a regular file, then SIGHUP.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reopen(); err == nil {
+		t.Fatal("Reopen succeeded on an unwritable path")
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Write(ctx, batch(1, 2)) }()
+	waitFor(t, "sink not ready", func() bool { return len(h.NotReady()) == 1 })
+	if nr := h.NotReady()[0]; !strings.Contains(nr, "sink file: open file sink:") {
+		t.Errorf("reason = %q", nr)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Write returned %v while the path is broken", err)
+	default:
+	}
+	// Fix it.
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ready, _ := h.Ready(); !ready {
+		t.Errorf("not ready after recovery: %v", h.NotReady())
+	}
+	if got := strings.Join(readLines(t, path), ","); got != eventLine(2) {
+		t.Errorf("file = %s, want id 2", got)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func BenchmarkFileWrite(b *testing.B) {
+	for _, policy := range []string{file.FsyncAlways, file.FsyncInterval, file.FsyncNever} {
+		for _, n := range []int{1, 100} {
+			b.Run(fmt.Sprintf("fsync=%s/batch=%d", policy, n), func(b *testing.B) {
+				s, err := file.Open(file.Config{Path: filepath.Join(b.TempDir(), "events.log"),
+					Format: sink.FormatEnvelope, Fsync: policy})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close(context.Background())
+				events := batch(n, 0)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := s.Write(ctx, events); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}
