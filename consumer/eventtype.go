@@ -29,8 +29,8 @@ var knownTypes = func() map[string]string {
 	return m
 }()
 
-// EventType derives the type of a decoded event (valid JSON; other input
-// yields "unknown" or a best guess, never a panic):
+// EventType derives the type of a decoded event; input that is not valid
+// JSON yields "unknown":
 //
 //   - the 8x8 shape, one family key wrapping an object ({"Interaction": {...}}):
 //     the inner "event" string when present (InteractionQueued,
@@ -38,6 +38,14 @@ var knownTypes = func() map[string]string {
 //   - a flat object with an "event" or "eventType" string: that string;
 //   - anything else: "unknown".
 func EventType(event []byte) string {
+	if !json.Valid(event) {
+		return UnknownEventType
+	}
+	return deriveType(event)
+}
+
+// deriveType is EventType for input already known to be valid JSON.
+func deriveType(event []byte) string {
 	i := skipSpace(event, 0)
 	if i >= len(event) || event[i] != '{' {
 		return UnknownEventType

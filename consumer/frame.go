@@ -71,7 +71,7 @@ func DecodePayload(raw json.RawMessage) (event []byte, eventType string, err err
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, "", &PoisonError{Reason: "payload is not a JSON object"}
 	}
-	return event, EventType(trimmed), nil
+	return event, deriveType(trimmed), nil
 }
 
 // IsPoison reports whether err marks an undeliverable payload.

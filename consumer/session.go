@@ -20,6 +20,7 @@ import (
 // needs a flow-control ack.
 type item struct {
 	id     string // ack with this exact id; "" for a frame without one
+	idOK   bool   // id is a decodable MessageIdData (may be acked on a consumer, checkpointed)
 	ev     *sink.Event
 	poison *deadletter.Record
 }
@@ -119,7 +120,7 @@ func (t *Topic) decode(data []byte) (item, bool) {
 		t.opts.Metrics.DecodeError(t.name, "frame")
 		id := salvageID(data)
 		t.log.Error("undecodable frame, dead-lettering it", "topic", t.name, "messageId", id, "err", err)
-		return item{id: id, poison: t.record(id, "frame is not valid JSON: "+err.Error(), data, now)}, true
+		return item{id: id, idOK: validID(id), poison: t.record(id, "frame is not valid JSON: "+err.Error(), data, now)}, true
 	}
 	if !f.IsData() {
 		t.log.Debug("skipping control frame", "topic", t.name, "frame", truncate(data, 200))
@@ -130,7 +131,7 @@ func (t *Topic) decode(data []byte) (item, bool) {
 	if err != nil {
 		t.opts.Metrics.DecodeError(t.name, "payload")
 		t.log.Error("undecodable payload, dead-lettering it", "topic", t.name, "messageId", f.MessageID, "err", err)
-		return item{id: f.MessageID, poison: t.record(f.MessageID, err.Error(), data, now)}, true
+		return item{id: f.MessageID, idOK: validID(f.MessageID), poison: t.record(f.MessageID, err.Error(), data, now)}, true
 	}
 	ev := &sink.Event{
 		MessageID:       f.MessageID,
@@ -144,7 +145,15 @@ func (t *Topic) decode(data []byte) (item, bool) {
 		Payload:         payload,
 		Received:        now,
 	}
-	return item{id: f.MessageID, ev: ev}, true
+	return item{id: f.MessageID, idOK: validID(f.MessageID), ev: ev}, true
+}
+
+// validID reports whether id can be acked on a consumer socket (the proxy
+// closes the session with 1011 on an undecodable id) and resumed after by a
+// reader (the proxy refuses the handshake with 500).
+func validID(id string) bool {
+	_, err := ParseMessageID(id)
+	return err == nil
 }
 
 func (t *Topic) record(id, reason string, frame []byte, now time.Time) *deadletter.Record {
@@ -207,6 +216,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	t := s.t
 	ids := make([]string, 0, len(batch))
 	var published time.Time
+	var last string // last id that a reader may resume after
 	for _, it := range batch {
 		switch {
 		case it.poison != nil:
@@ -217,7 +227,14 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 			events = append(events, it.ev)
 			published = it.ev.Published
 		}
-		ids = append(ids, it.id)
+		if it.idOK {
+			last = it.id
+		}
+		// A reader frees a window slot for any frame; a consumer closes the
+		// session on an ack whose id it cannot decode, so none is sent.
+		if it.idOK || t.cfg.Mode == ModeReader {
+			ids = append(ids, it.id)
+		}
 	}
 	if len(events) > 0 {
 		if err := t.opts.Sink.Write(s.hard, events); err != nil {
@@ -225,25 +242,19 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		}
 	}
 	s.acks <- ids // the writer drains acks until this goroutine closes the channel
-	if last := lastID(ids); last != "" && t.tracker != nil {
-		if err := t.tracker.Advance(last, len(ids)); err != nil {
-			t.log.Error("cannot write checkpoint; will retry", "topic", t.name, "err", err)
+	if last != "" && t.cfg.Mode == ModeReader {
+		t.pos.Store(&last)
+		if t.tracker != nil {
+			if err := t.tracker.Advance(last, len(batch)); err != nil {
+				t.log.Error("cannot write checkpoint; will retry", "topic", t.name, "err", err)
+			}
 		}
 	}
-	s.unack.Add(-int64(len(ids)))
+	s.unack.Add(-int64(len(batch)))
 	t.opts.Metrics.Inflight(t.name, int(s.unack.Load()))
-	t.opts.Metrics.Acked(t.name, len(ids), published)
-	t.acked.Add(int64(len(ids)))
+	t.opts.Metrics.Acked(t.name, len(batch), published)
+	t.acked.Add(int64(len(batch)))
 	return nil
-}
-
-func lastID(ids []string) string {
-	for i := len(ids) - 1; i >= 0; i-- {
-		if ids[i] != "" {
-			return ids[i]
-		}
-	}
-	return ""
 }
 
 // write owns the socket's write side: acks in order, pings for dead-peer

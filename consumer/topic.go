@@ -57,7 +57,8 @@ type Topic struct {
 	log       *slog.Logger
 	red       redactor
 	tracker   *checkpoint.Tracker
-	resume    string // checkpointed position loaded at start
+	resume    string                 // checkpointed position loaded at start
+	pos       atomic.Pointer[string] // reader: last id every sink accepted, kept in memory
 	acked     atomic.Int64
 	connected atomic.Bool
 }
@@ -137,8 +138,8 @@ func (t *Topic) start() string {
 	if t.cfg.Mode == ModeConsumer {
 		return t.opts.Start
 	}
-	if t.tracker != nil && t.tracker.Position() != "" {
-		return t.tracker.Position()
+	if p := t.pos.Load(); p != nil {
+		return *p
 	}
 	if t.resume != "" {
 		return t.resume

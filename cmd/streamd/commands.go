@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 )
 
@@ -90,5 +89,4 @@ Configuration comes from environment variables (see config.example.env):
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 78 invalid configuration.")
-	_ = strings.TrimSpace
 }

@@ -163,7 +163,6 @@ func defaultStateDir(getenv func(string) string) string {
 	return "streamd-state"
 }
 
-
 func itoa(i int) string { return fmt.Sprint(i) }
 
 func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }

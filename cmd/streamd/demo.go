@@ -36,6 +36,7 @@ func (m *Main) demo(ctx context.Context, signals <-chan os.Signal) int {
 	defer func() { cancel(); <-done }()
 	// A short backlog so events appear at once.
 	g := pulsartest.NewGenerator("demo", time.Now().UnixNano())
+	g.SetClock(time.Now)
 	for range 12 {
 		ev, typ := g.Next()
 		emu.PublishEvent("demo", ev, typ)
@@ -114,7 +115,9 @@ func startEmulator(ctx context.Context, ln net.Listener, tenant string, keys []s
 			produced = make(chan struct{})
 			go func() {
 				defer close(produced)
-				_ = emu.Produce(ctx, tenant, pulsartest.NewGenerator(tenant, time.Now().UnixNano()), rate)
+				g := pulsartest.NewGenerator(tenant, time.Now().UnixNano())
+				g.SetClock(time.Now)
+				_ = emu.Produce(ctx, tenant, g, rate)
 			}()
 		}
 		err := emu.Serve(ctx, ln)

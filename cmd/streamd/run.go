@@ -139,7 +139,7 @@ func (m *Main) loop(c *Config, log *slog.Logger, signals <-chan os.Signal, topic
 			return
 		}
 		_ = notify.Stopping()
-		log.Info("stopping: finishing in-flight events", "reason", reason, "timeout", c.ShutdownTimeout)
+		log.Info("stopping: finishing in-flight events", "reason", reason, "timeout", c.ShutdownTimeout.String())
 		cancelSoft()
 		deadline = time.After(c.ShutdownTimeout)
 	}
@@ -163,7 +163,7 @@ func (m *Main) loop(c *Config, log *slog.Logger, signals <-chan os.Signal, topic
 				stop(sig.String())
 			}
 		case <-deadline:
-			log.Error("shutdown timeout passed: exiting without acking unfinished events", "timeout", c.ShutdownTimeout)
+			log.Error("shutdown timeout passed: exiting without acking unfinished events", "timeout", c.ShutdownTimeout.String())
 			cancelHard()
 			code = exitFail
 			deadline = nil

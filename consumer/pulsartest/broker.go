@@ -195,7 +195,8 @@ func (s *Server) publishLocked(name string, payload []byte, o publishOpts) strin
 	t.msgs = append(t.msgs, m)
 	if r := s.cfg.RetainMessages; r > 0 && len(t.msgs) > r {
 		drop := len(t.msgs) - r
-		t.msgs = append([]*message(nil), t.msgs[drop:]...)
+		clear(t.msgs[:drop]) // let the dropped messages be collected
+		t.msgs = t.msgs[drop:]
 		t.base += int64(drop)
 	}
 	s.stats.Published++

@@ -13,20 +13,21 @@ import (
 // does not hit 409, and their unacked messages are queued for redelivery.
 func (s *Server) DropConnections() int {
 	s.mu.Lock()
+	n := len(s.sessions)
 	var conns []*websocket.Conn
 	for ss := range s.sessions {
 		s.detachLocked(ss)
-		ss.cancelLocked()
+		ss.cancelLocked() // a session still upgrading ends right after its 101
 		if ss.conn != nil {
 			conns = append(conns, ss.conn)
 		}
 	}
-	s.stats.Dropped += len(conns)
+	s.stats.Dropped += n
 	s.mu.Unlock()
 	for _, c := range conns {
 		_ = c.CloseNow()
 	}
-	return len(conns)
+	return n
 }
 
 // Stall makes every current session half-open: it stops writing, stops
@@ -62,8 +63,12 @@ func (s *Server) Stall() (resume func()) {
 }
 
 // RejectHandshakes makes the next n handshakes (n < 0: all until cleared
-// with n = 0) fail with HTTP status before any other check.
+// with n = 0) fail with HTTP status (400-599, else 500) before any other
+// check, e.g. 429, 500, 503, 504 for transient upgrade failures.
 func (s *Server) RejectHandshakes(status, n int) {
+	if status < 400 || status > 599 {
+		status = 500
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rejStatus, s.rejN = status, n
@@ -129,4 +134,26 @@ func (s *Server) SetAckTimeout(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ackTimeout = d
+}
+
+// Redeliver requeues every in-flight message of a consumer subscription of
+// topic for immediate redelivery with redeliveryCount+1, as an ack timeout
+// would: window slots are not freed, so clients see duplicates of frames
+// they may already have processed. It returns how many it requeued.
+func (s *Server) Redeliver(topic, subscription string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.subs[subKey{fullTopic(topic), subscription}]
+	if sub == nil {
+		return 0
+	}
+	back := make([]*delivery, 0, len(sub.inflight))
+	for k, d := range sub.inflight {
+		delete(sub.inflight, k)
+		d.owner = nil
+		d.count++
+		back = append(back, d)
+	}
+	s.requeueLocked(sub, back...)
+	return len(back)
 }

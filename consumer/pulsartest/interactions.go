@@ -24,7 +24,6 @@ func (g *Generator) newInteraction(now time.Time) *interaction {
 	if it.media != "phone" || g.rnd.IntN(5) == 0 {
 		it.channel = "N/A"
 	}
-	it.guid = fmt.Sprintf("int-%x-%s-%s-%02d-%s", now.UnixMilli(), g.token(25), it.media, g.created%100, g.tenant)
 	a, other := it.agent, (it.agent+1+g.rnd.IntN(len(g.agents)-1))%len(g.agents)
 	s := func(ev string, agent int, arg any) step { return step{ev, agent, arg} }
 	wrap := []step{s("InteractionPostProcess", a, nil), s("InteractionEndPostProcess", a, nil),
@@ -64,6 +63,7 @@ func (g *Generator) newInteraction(now time.Time) *interaction {
 		it.steps = []step{s("InteractionCreated", -1, nil), s("InteractionAssigned", a, nil),
 			s("InteractionDeleted", a, "SYSTEM")}
 	}
+	it.guid = fmt.Sprintf("int-%x-%s-%s-%02d-%s", now.UnixMilli(), g.token(25), it.media, g.created%100, g.tenant)
 	return it
 }
 

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,6 +92,7 @@ type Server struct {
 	acked      map[subKey][]string
 	lastReq    RequestInfo
 	url        string
+	hooks      atomic.Pointer[BenchHooks] // see bench_hooks.go
 }
 
 // New returns a Server for cfg. Serve it with Serve, Start or Handler.
@@ -139,8 +141,9 @@ func New(cfg Config) *Server {
 // Sessions it opens end on Close.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Serve serves the proxy on ln until ctx is done, then closes ln and every
-// session (abruptly, like a proxy restart) and returns nil. It returns early
+// Serve serves the proxy on ln until ctx is done, then closes ln and the
+// Server (every session ends abruptly, like a proxy restart; see Close) and
+// returns nil. It returns early
 // with the listener's error if serving fails.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}

@@ -149,6 +149,7 @@ func (ss *session) run() {
 			if !ss.write(f) {
 				return
 			}
+			s.delivered(f)
 		}
 		select {
 		case <-ss.kickc:
@@ -193,6 +194,7 @@ func (ss *session) readLoop() {
 		if typ != websocket.MessageText {
 			continue
 		}
+		s.clientFrame(data)
 		ss.inboxMu.Lock()
 		ss.inbox = append(ss.inbox, data)
 		ss.inboxMu.Unlock()

@@ -20,6 +20,7 @@ type Stats struct {
 	Redelivered   int                          // consumer redeliveries written
 	Injected      int                          // InjectFrame frames written
 	DeadLettered  int                          // messages moved to a DLQ topic
+	AckTimeouts   int                          // in-flight messages requeued by an ack timeout
 	AcksReceived  int                          // consumer acks and reader flow acks
 	NacksReceived int                          // negativeAcknowledge commands
 	Permits       int                          // permit commands

@@ -114,6 +114,7 @@ func (s *Server) nextLocked(ss *session) []byte {
 		gen := d.gen
 		s.afterLocked(ss.ackTimeout, func() {
 			if sub.inflight[d.msg.key] == d && d.gen == gen && d.owner != nil {
+				s.stats.AckTimeouts++
 				delete(sub.inflight, d.msg.key)
 				d.owner = nil
 				d.count++

@@ -23,7 +23,7 @@ import (
 
 // DefaultStaleness is how old the last health beat may be before /healthz
 // reports 503.
-const DefaultStaleness = 90 * time.Second
+const DefaultStaleness = 30 * time.Second
 
 // DefaultShutdownTimeout bounds the graceful shutdown of in-flight requests.
 const DefaultShutdownTimeout = 5 * time.Second

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// binPath is the streamd binary built once by TestMain; most tests run it as
+// a child process with an explicit environment, like systemd or a container.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "streamd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "streamd")
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build streamd:", err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		_ = os.RemoveAll(dir)
+		os.Exit(code)
+	}))
+}
+
+// lockedBuffer is an io.Writer safe to read while a child writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// lines returns the complete lines written so far.
+func (l *lockedBuffer) lines() []string {
+	s := l.String()
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return strings.Split(s[:i], "\n")
+	}
+	return nil
+}
+
+// env is a child's environment: nothing inherited but PATH, HOME and XDG
+// directories in temp dirs, no metrics listener and JSON logs.
+type env map[string]string
+
+func baseEnv(t *testing.T) env {
+	t.Helper()
+	home := t.TempDir()
+	return env{
+		"PATH":               os.Getenv("PATH"),
+		"HOME":               home,
+		"TMPDIR":             home,
+		"XDG_STATE_HOME":     filepath.Join(home, "state"),
+		"XDG_CONFIG_HOME":    filepath.Join(home, "config"),
+		"XDG_CACHE_HOME":     filepath.Join(home, "cache"),
+		"STREAMD_HTTP_ADDR":  "",
+		"STREAMD_LOG_FORMAT": "json",
+		"STREAMD_LOG_LEVEL":  "debug",
+		"GORACE":             "halt_on_error=1",
+	}
+}
+
+// with returns a copy of e with kv ("NAME", "value", ...) applied.
+func (e env) with(kv ...string) env {
+	out := make(env, len(e)+len(kv)/2)
+	for k, v := range e {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func (e env) list() []string {
+	out := make([]string, 0, len(e))
+	for k, v := range e {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// proc is a running streamd child.
+type proc struct {
+	t              *testing.T
+	cmd            *exec.Cmd
+	stdout, stderr *lockedBuffer
+	done           chan struct{}
+	code           int
+}
+
+func start(t *testing.T, e env, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(binPath, args...)
+	p.cmd.Env = e.list()
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start streamd: %v", err)
+	}
+	go func() {
+		defer close(p.done)
+		err := p.cmd.Wait()
+		p.code = p.cmd.ProcessState.ExitCode()
+		if err != nil && p.code < 0 {
+			p.code = -1 // killed by a signal
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("streamd %v stderr:\n%s", args, tail(p.stderr.String(), 4000))
+		}
+	})
+	return p
+}
+
+// run runs streamd to completion (at most 30s) and returns its exit status.
+func run(t *testing.T, e env, args ...string) *proc {
+	t.Helper()
+	p := start(t, e, args...)
+	p.wait(30 * time.Second)
+	return p
+}
+
+func (p *proc) signal(sig os.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// wait waits for the exit and returns the status; it fails the test after d.
+func (p *proc) wait(d time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(d):
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		<-p.done
+		p.t.Fatalf("streamd did not exit within %v; stderr:\n%s", d, tail(p.stderr.String(), 8000))
+		return 0
+	}
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		<-tick.C
+	}
+}
+
+// waitLog waits until the child logged a JSON line containing substr.
+func (p *proc) waitLog(d time.Duration, substr string) {
+	p.t.Helper()
+	waitFor(p.t, d, "log "+substr, func() bool {
+		return strings.Contains(p.stderr.String(), substr) || p.exited()
+	})
+	if !strings.Contains(p.stderr.String(), substr) {
+		p.t.Fatalf("streamd exited (%d) before logging %q", p.code, substr)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}

@@ -1,0 +1,255 @@
+package consumer_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/checkpoint"
+	"github.com/streamd/streamd/internal/deadletter"
+	"github.com/streamd/streamd/reconnect"
+	"github.com/streamd/streamd/sink/sinktest"
+)
+
+const (
+	tenant   = "acme"
+	allTopic = "acme/event-v1/all"
+	apiKey   = "eght_integration_key"
+	sub      = "streamd"
+	wait     = 10 * time.Second // upper bound of every wait; tests normally finish far sooner
+)
+
+// ctxT returns a context cancelled at the end of the test or after wait.
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond until it holds, failing the test after wait.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", wait, what)
+		}
+		<-tick.C
+	}
+}
+
+// newConfig is a fast-pinging session of topic ("all", an event type) on srv.
+func newConfig(srv *pulsartest.Server, mode consumer.Mode, topic string) consumer.Config {
+	return consumer.Config{
+		Endpoint:         srv.URL(),
+		Tenant:           tenant,
+		Topic:            topic,
+		Mode:             mode,
+		Subscription:     sub,
+		Credential:       apiKey,
+		HandshakeTimeout: 5 * time.Second,
+		PingInterval:     100 * time.Millisecond,
+		PingTimeout:      time.Second,
+	}
+}
+
+// fastPolicy reconnects within milliseconds so tests run quickly.
+var fastPolicy = reconnect.Policy{Min: 10 * time.Millisecond, Max: 200 * time.Millisecond, HealthyAfter: 100 * time.Millisecond}
+
+// newOptions returns options delivering into rec, dead-lettering into a
+// fresh file (returned) and starting at the earliest message.
+func newOptions(t *testing.T, rec *sinktest.Recorder) (consumer.Options, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dead-letter.jsonl")
+	dl, err := deadletter.Open(path)
+	if err != nil {
+		t.Fatalf("open dead letter: %v", err)
+	}
+	t.Cleanup(func() { _ = dl.Close() })
+	return consumer.Options{
+		Sink:               rec,
+		DeadLetter:         dl,
+		Start:              "earliest",
+		Policy:             fastPolicy,
+		CheckpointEvery:    100,
+		CheckpointInterval: 50 * time.Millisecond,
+	}, path
+}
+
+// openStore opens a checkpoint store in dir.
+func openStore(t *testing.T, dir string) *checkpoint.Store {
+	t.Helper()
+	st, err := checkpoint.Open(dir)
+	if err != nil {
+		t.Fatalf("open checkpoint store: %v", err)
+	}
+	return st
+}
+
+// running is a Topic whose Run executes in a goroutine.
+type running struct {
+	t     *testing.T
+	topic *consumer.Topic
+	stop  context.CancelFunc // graceful
+	abort context.CancelFunc // hard
+	done  chan struct{}
+	err   error // Run's result, valid after done
+}
+
+// run starts NewTopic(cfg, opts).Run; the test's cleanup stops it gracefully.
+func run(t *testing.T, cfg consumer.Config, opts consumer.Options) *running {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	hard, abort := context.WithCancel(context.Background())
+	r := &running{t: t, topic: consumer.NewTopic(cfg, opts), stop: stop, abort: abort, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = r.topic.Run(ctx, hard)
+	}()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-r.done:
+		case <-time.After(wait):
+			t.Errorf("Run did not return within %v of a graceful stop", wait)
+			abort()
+			<-r.done
+		}
+		abort()
+	})
+	return r
+}
+
+// Stop cancels the graceful context and returns Run's result.
+func (r *running) Stop() error {
+	r.t.Helper()
+	r.stop()
+	return r.wait()
+}
+
+// Abort cancels the hard context and returns Run's result.
+func (r *running) Abort() error {
+	r.t.Helper()
+	r.abort()
+	return r.wait()
+}
+
+func (r *running) wait() error {
+	r.t.Helper()
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(wait):
+		r.t.Fatalf("Run did not return within %v", wait)
+		return nil
+	}
+}
+
+// publish publishes n generated events to topic and returns their ids.
+func publish(srv *pulsartest.Server, g *pulsartest.Generator, topic string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ev, _ := g.Next()
+		ids[i] = srv.Publish(topic, ev)
+	}
+	return ids
+}
+
+// dedup returns ids without repeats (first occurrence kept) and how many
+// repeats there were.
+func dedup(ids []string) (uniq []string, dups int) {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			dups++
+			continue
+		}
+		seen[id] = true
+		uniq = append(uniq, id)
+	}
+	return uniq, dups
+}
+
+// sameIDs fails the test unless got equals want element by element.
+func sameIDs(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d ids, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%s: id %d = %q, want %q", what, i, got[i], want[i])
+		}
+	}
+}
+
+// logBuffer collects JSON log lines; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines parses every JSON log line.
+func (b *logBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader([]byte(b.String())))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		m := map[string]any{}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func newLogger(b *logBuffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// deadLetters reads the dead-letter file.
+func deadLetters(t *testing.T, path string) []deadletter.Record {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read dead letters: %v", err)
+	}
+	var out []deadletter.Record
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var r deadletter.Record
+		if err := json.Unmarshal(l, &r); err != nil {
+			t.Fatalf("dead-letter line %q: %v", l, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
