@@ -170,6 +170,9 @@ code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
 echo "stopped in ${took}s, exit code $code, events: $(events)"
 podman logs "$name" 2>&1 >/dev/null | tail -5
 [ "$code" = 0 ] || fail "exit code $code after SIGTERM, want 0"
+if podman logs "$name" 2>&1 | grep -q eght_ci_test_key; then
+	fail "the API key appears in the container's output"
+fi
 [ "$took" -lt 30 ] || fail "stop took ${took}s: SIGTERM was not honoured (killed at the timeout)"
 
 echo

@@ -94,7 +94,7 @@ func TestChaosReader(t *testing.T) {
 	opts.Logger = newLogger(&logs)
 	cfg := newConfig(srv, consumer.ModeReader, "all")
 	cfg.PingInterval = 50 * time.Millisecond
-	cfg.PingTimeout = 150 * time.Millisecond
+	cfg.PingTimeout = 250 * time.Millisecond
 	cfg.ReceiverQueueSize = 500
 	r := run(t, cfg, opts)
 

@@ -171,7 +171,7 @@ func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 }
 
 func (f *Fanout) gaveUp(ctxErr error, name string, last error) error {
-	if last == nil {
+	if last == nil || errors.Is(last, ctxErr) {
 		return fmt.Errorf("deliver to sink %s: %w", name, ctxErr)
 	}
 	return fmt.Errorf("deliver to sink %s: %w (last error: %s)", name, ctxErr, Redact(last.Error()))

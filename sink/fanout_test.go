@@ -300,3 +300,25 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, sinkName string) 
 	}
 	return 0
 }
+
+func BenchmarkFanoutWrite(b *testing.B) {
+	nop := sinktest.Func(func(context.Context, []*sink.Event) error { return nil })
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
+			targets := make([]sink.Target, n)
+			for i := range targets {
+				targets[i] = sink.Target{Name: fmt.Sprint(i), Sink: nop}
+			}
+			targets[0].Events = []string{"A"} // one filtered target
+			f := sink.NewFanout(sink.FanoutConfig{Targets: targets})
+			defer f.Close(context.Background())
+			batch := events("A", "B", "A", "B")
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.Write(context.Background(), batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

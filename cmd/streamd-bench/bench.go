@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +38,7 @@ type result struct {
 	use        usage
 	lat        []time.Duration // sorted
 	startFirst time.Duration   // process start → first ack
+	benchCPU   time.Duration   // CPU of the bench process (emulator, nats-server) during the run
 }
 
 func (r result) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
@@ -262,12 +264,14 @@ func (b *bench) flatRun(ctx context.Context, client string) (result, error) {
 	b.emu.attach(tr)
 	defer b.emu.attach(nil)
 	start := b.emu.now()
+	cpu0 := selfCPU()
 	c, err := startChild(cmd, dir)
 	if err != nil {
 		return result{}, err
 	}
 	progress := func() string { n, _, _, _ := tr.snapshot(); return fmt.Sprintf("%d of %d acked", n, len(b.flatIdx)) }
 	werr := c.wait(ctx, tr.done, b.o.timeout, progress)
+	benchCPU := selfCPU() - cpu0
 	use, serr := c.stop(30 * time.Second)
 	if werr != nil {
 		return result{}, werr
@@ -281,7 +285,7 @@ func (b *bench) flatRun(ctx context.Context, client string) (result, error) {
 	}
 	return result{
 		events: n, elapsed: time.Duration(lastAck - firstSend), use: use,
-		lat: sorted(tr.latencies()), startFirst: time.Duration(firstAck - start),
+		lat: sorted(tr.latencies()), startFirst: time.Duration(firstAck - start), benchCPU: benchCPU,
 	}, nil
 }
 
@@ -307,6 +311,7 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 	b.emu.attach(tr)
 	defer b.emu.attach(nil)
 	start := b.emu.now()
+	cpu0 := selfCPU()
 	c, err := startChild(cmd, dir)
 	if err != nil {
 		return result{}, err
@@ -327,7 +332,8 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 	}
 	tr.setWant(total)
 	progress := func() string { n, _, _, _ := tr.snapshot(); return fmt.Sprintf("%d of %d acked", n, total) }
-	werr := c.wait(ctx, tr.done, b.o.timeout, progress)
+	werr := c.wait(ctx, tr.done, min(b.o.timeout, time.Minute), progress)
+	benchCPU := selfCPU() - cpu0
 	use, serr := c.stop(30 * time.Second)
 	c = nil
 	if werr != nil {
@@ -342,7 +348,7 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 	}
 	return result{
 		events: n, elapsed: time.Duration(lastAck - firstSend), use: use,
-		lat: sorted(tr.latencies()), startFirst: time.Duration(firstAck - start),
+		lat: sorted(tr.latencies()), startFirst: time.Duration(firstAck - start), benchCPU: benchCPU,
 	}, nil
 }
 
@@ -365,4 +371,13 @@ func publishPaced(ctx context.Context, e *emulator, topic string, events [][]byt
 		}
 	}
 	return nil
+}
+
+// selfCPU is the bench process's CPU time so far (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

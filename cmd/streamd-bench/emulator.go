@@ -41,7 +41,7 @@ func startEmulator() (*emulator, error) {
 	e.stop = cancel
 	go func() { e.done <- e.srv.Serve(ctx, ln) }()
 	e.srv.SetBenchHooks(pulsartest.BenchHooks{
-		Delivered:   func(f []byte) { e.current().sent(e.now(), f) },
+		Delivering:  func(f []byte) { e.current().sent(e.now(), f) },
 		ClientFrame: func(f []byte) { e.current().acked(e.now(), f) },
 	})
 	return e, nil
@@ -159,7 +159,7 @@ func (t *tracker) acked(now int64, f []byte) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	i, ok := t.indexLocked(frameID(f), false)
+	i, ok := t.indexLocked(frameID(f), true)
 	if !ok || t.ack[i] != 0 {
 		return
 	}
@@ -193,7 +193,7 @@ func (t *tracker) latencies() []time.Duration {
 	defer t.mu.Unlock()
 	out := make([]time.Duration, 0, t.acks)
 	for i, a := range t.ack {
-		if a != 0 && t.send[i] != 0 {
+		if a != 0 && t.send[i] != 0 && a >= t.send[i] {
 			out = append(out, time.Duration(a-t.send[i]))
 		}
 	}

@@ -51,6 +51,7 @@ var (
 	mP99   metric = func(r result) float64 { return ms(pct(r.lat, .99)) }
 	mP999  metric = func(r result) float64 { return ms(pct(r.lat, .999)) }
 	mStart metric = func(r result) float64 { return ms(r.startFirst) }
+	mBench metric = func(r result) float64 { return r.benchCPU.Seconds() / float64(r.events) * 1e5 }
 )
 
 // med is the median of m over runs.
@@ -83,6 +84,8 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 		head += "\t start→first ms"
 		sep += "\t---:"
 	}
+	head += "\t bench-process CPU s/100k"
+	sep += "\t---:"
 	fmt.Fprintln(w, head+"\t")
 	fmt.Fprintln(w, sep+"\t")
 	ref := res["reference"]
@@ -100,6 +103,7 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 		if flat {
 			line += fmt.Sprintf("\t %.0f", med(runs, mStart))
 		}
+		line += fmt.Sprintf("\t %.3f", med(runs, mBench))
 		fmt.Fprintln(w, line+"\t")
 	}
 	_ = w.Flush()

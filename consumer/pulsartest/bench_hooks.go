@@ -4,9 +4,9 @@ package pulsartest
 // They run on session goroutines, so they must be fast and safe for
 // concurrent use. The frame slices must not be retained or modified.
 type BenchHooks struct {
-	// Delivered is called right after a message frame (delivery,
-	// redelivery or injected frame) was written to a client.
-	Delivered func(frame []byte)
+	// Delivering is called right before a message frame (delivery,
+	// redelivery or injected frame) is written to a client.
+	Delivering func(frame []byte)
 	// ClientFrame is called when a client text frame (ack, nack, permit,
 	// command) arrives, before it is processed.
 	ClientFrame func(frame []byte)
@@ -16,9 +16,9 @@ type BenchHooks struct {
 // opened before the call may miss it for frames already in progress.
 func (s *Server) SetBenchHooks(h BenchHooks) { s.hooks.Store(&h) }
 
-func (s *Server) delivered(f []byte) {
-	if h := s.hooks.Load(); h != nil && h.Delivered != nil {
-		h.Delivered(f)
+func (s *Server) delivering(f []byte) {
+	if h := s.hooks.Load(); h != nil && h.Delivering != nil {
+		h.Delivering(f)
 	}
 }
 

@@ -146,10 +146,10 @@ func (ss *session) run() {
 			if f == nil {
 				break
 			}
+			s.delivering(f)
 			if !ss.write(f) {
 				return
 			}
-			s.delivered(f)
 		}
 		select {
 		case <-ss.kickc:

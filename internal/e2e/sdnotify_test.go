@@ -137,6 +137,9 @@ func TestDaemonSdNotify(t *testing.T) {
 	if code := d.stop(); code != 0 {
 		t.Errorf("streamd exited %d after SIGTERM, want 0", code)
 	}
+	if strings.Contains(d.stderr.String(), "serving metrics and health") {
+		t.Errorf("STREAMD_HTTP_ADDR= (empty) did not disable the HTTP listener")
+	}
 	waitFor(t, 5*time.Second, "STOPPING=1", func() bool { return sock.count("STOPPING=1", false, stopAt) == 1 })
 	var kinds []string
 	for _, n := range sock.all() {

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -137,22 +137,21 @@ func TestTornTailAtOpen(t *testing.T) {
 func countSyncs(s *Sink) func() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, orig := 0, s.fsync
+	var n atomic.Int32
+	orig := s.fsync
 	s.fsync = func(f *os.File) error {
-		s.mu.Lock() // the loop calls fsync without the lock
-		n++
-		s.mu.Unlock()
+		n.Add(1)
 		return orig(f)
 	}
-	return func() int { s.mu.Lock(); defer s.mu.Unlock(); return n }
+	return func() int { return int(n.Load()) }
 }
 
 func TestFsyncPolicies(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		policy        string
-		wantAfter3    func(int) bool
-		wantAfterClse int
+		policy         string
+		wantAfter3     func(int) bool
+		wantAfterClose int
 	}{
 		{FsyncAlways, func(n int) bool { return n == 3 }, 4},
 		{FsyncNever, func(n int) bool { return n == 0 }, 0},
@@ -173,8 +172,8 @@ func TestFsyncPolicies(t *testing.T) {
 		if err := s.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := syncs(); n != tc.wantAfterClse {
-			t.Errorf("%s: %d fsyncs after Close, want %d", tc.policy, n, tc.wantAfterClse)
+		if n := syncs(); n != tc.wantAfterClose {
+			t.Errorf("%s: %d fsyncs after Close, want %d", tc.policy, n, tc.wantAfterClose)
 		}
 	}
 }
@@ -193,12 +192,14 @@ func TestFsyncIntervalLoop(t *testing.T) {
 		t.Errorf("interval policy fsynced in Write (%d)", n)
 	}
 	deadline := time.Now().Add(5 * time.Second)
+	poll := time.NewTicker(time.Millisecond)
 	for syncs() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the loop never fsynced")
 		}
-		runtime.Gosched()
+		<-poll.C
 	}
+	poll.Stop()
 	// Nothing written since: clean ticks must not fsync again.
 	before := syncs()
 	tick := time.NewTicker(time.Millisecond)
