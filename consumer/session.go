@@ -25,6 +25,14 @@ type item struct {
 	poison *deadletter.Record
 }
 
+// ackBatch is what the delivering goroutine hands the writer once the sinks
+// accepted a batch: the ids to ack, and what to count once they are sent.
+type ackBatch struct {
+	ids       []string
+	frames    int       // frames released, including any without an ackable id
+	published time.Time // publish time of the batch's last event, for lag
+}
+
 // session is one connection: a reading goroutine decodes frames, a
 // delivering goroutine hands them to the sinks and releases acks strictly
 // after acceptance, and a single writing goroutine owns every write to the
@@ -36,7 +44,7 @@ type session struct {
 	hard    context.Context // abort: give up on in-flight events without acking
 	connCtx context.Context // the connection's life; cancelled on failure
 	queue   chan item
-	acks    chan []string
+	acks    chan ackBatch
 	errMu   sync.Mutex
 	err     error
 	unack   atomic.Int64
@@ -241,7 +249,8 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 			return fmt.Errorf("deliver batch: %w", err)
 		}
 	}
-	s.acks <- ids // the writer drains acks until this goroutine closes the channel
+	// The writer drains acks until this goroutine closes the channel.
+	s.acks <- ackBatch{ids: ids, frames: len(batch), published: published}
 	if last != "" && t.cfg.Mode == ModeReader {
 		t.pos.Store(&last)
 		if t.tracker != nil {
@@ -250,10 +259,6 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 			}
 		}
 	}
-	s.unack.Add(-int64(len(batch)))
-	t.opts.Metrics.Inflight(t.name, int(s.unack.Load()))
-	t.opts.Metrics.Acked(t.name, len(batch), published)
-	t.acked.Add(int64(len(batch)))
 	return nil
 }
 
@@ -268,7 +273,7 @@ func (s *session) write() {
 	alive := true
 	for {
 		select {
-		case ids, ok := <-s.acks:
+		case b, ok := <-s.acks:
 			if !ok {
 				if alive && s.connCtx.Err() == nil {
 					// Delivery finished (graceful stop or connection end):
@@ -277,7 +282,7 @@ func (s *session) write() {
 				}
 				return
 			}
-			for _, id := range ids {
+			for _, id := range b.ids {
 				if !alive {
 					break
 				}
@@ -286,6 +291,13 @@ func (s *session) write() {
 					alive = false
 					s.fail(t.red.wrap(fmt.Errorf("write ack: %w", err)))
 				}
+			}
+			s.unack.Add(-int64(b.frames))
+			t.opts.Metrics.Inflight(t.name, int(s.unack.Load()))
+			if alive {
+				// Counted once the acks are on the wire, not before.
+				t.opts.Metrics.Acked(t.name, b.frames, b.published)
+				t.acked.Add(int64(b.frames))
 			}
 		case <-ping.C:
 			if !alive {

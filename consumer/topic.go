@@ -174,7 +174,7 @@ func (t *Topic) session(stop, hard context.Context) error {
 	s := &session{
 		t: t, conn: conn, stop: stop, hard: hard, connCtx: connCtx, cancel: cancel,
 		queue: make(chan item, t.cfg.ReceiverQueueSize+64),
-		acks:  make(chan []string, 4),
+		acks:  make(chan ackBatch, 4),
 	}
 	err = s.run()
 	conn.CloseNow()
