@@ -171,8 +171,18 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte(`{"endOfTopic":false}`))
 	f.Add([]byte(`{"messageId":"x","payload":"e30="}`))
 	f.Add([]byte(`{"messageId":"x","payload":12}`))
+	f.Add([]byte(`{"MessageID":"a","redeliveryCount":1e2}`))
+	f.Add([]byte(`{"messageId":"\u0041","key":null,"redeliveryCount":-0} `))
+	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := DecodeFrame(data)
+		want, wantErr := slowDecodeFrame(data) // the encoding/json oracle
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("DecodeFrame(%q) error %v, encoding/json says %v", data, err, wantErr)
+		}
+		if !sameFrame(fr, want) {
+			t.Fatalf("DecodeFrame(%q) = %+v, encoding/json says %+v", data, fr, want)
+		}
 		if err != nil || !fr.IsData() {
 			return
 		}
@@ -187,6 +197,13 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("accepted invalid event %q (type %q)", event, typ)
 		}
 	})
+}
+
+func sameFrame(a, b Frame) bool {
+	return a.MessageID == b.MessageID && a.PublishTime == b.PublishTime &&
+		a.RedeliveryCount == b.RedeliveryCount && a.EventTime == b.EventTime && a.Key == b.Key &&
+		bytes.Equal(a.Payload, b.Payload) && bytes.Equal(a.Properties, b.Properties) &&
+		bytes.Equal(a.EndOfTopic, b.EndOfTopic)
 }
 
 func BenchmarkDecode(b *testing.B) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Frame is one server→client frame of the Pulsar WebSocket proxy.
@@ -25,8 +26,117 @@ type Frame struct {
 // objects — is a control frame: skipped and never acked.
 func (f *Frame) IsData() bool { return f.MessageID != "" && len(f.Payload) > 0 }
 
-// DecodeFrame parses the wrapper JSON of a frame.
+// DecodeFrame parses the wrapper JSON of a frame. It gives the same result
+// as json.Unmarshal into a Frame, but scans the known fields by hand: the
+// raw fields (payload, properties) are zero-copy slices of data, and the
+// common frame costs one string allocation per present string field instead
+// of encoding/json's reflection. Frames with escaped or non-ASCII keys or
+// strings take the encoding/json path.
 func DecodeFrame(data []byte) (Frame, error) {
+	if !json.Valid(data) {
+		return slowDecodeFrame(data)
+	}
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		// null decodes to an empty frame; any other non-object is an
+		// error, exactly as encoding/json says it.
+		return slowDecodeFrame(data)
+	}
+	var f Frame
+	i = skipSpace(data, i+1)
+	for data[i] == '"' {
+		kEnd := skipString(data, i)
+		key := data[i+1 : kEnd-1]
+		if !plainASCII(key) {
+			return slowDecodeFrame(data)
+		}
+		i = skipSpace(data, skipSpace(data, kEnd)+1) // past ':'
+		vEnd := skipValue(data, i)
+		val := data[i:vEnd]
+		if ok := f.set(key, val); !ok {
+			return slowDecodeFrame(data)
+		}
+		i = skipSpace(data, vEnd)
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return f, nil
+}
+
+// set stores one field's raw value. It returns false when the value needs
+// encoding/json's treatment: a type mismatch (an error) or a string with
+// escapes or non-ASCII bytes (unescaping, UTF-8 repair).
+func (f *Frame) set(key, val []byte) bool {
+	switch {
+	case fold(key, "messageId"):
+		return setString(&f.MessageID, val)
+	case fold(key, "payload"):
+		f.Payload = val
+	case fold(key, "properties"):
+		f.Properties = val
+	case fold(key, "publishTime"):
+		return setString(&f.PublishTime, val)
+	case fold(key, "redeliveryCount"):
+		if string(val) == "null" {
+			return true
+		}
+		n, err := strconv.Atoi(string(val))
+		if err != nil {
+			return false
+		}
+		f.RedeliveryCount = n
+	case fold(key, "eventTime"):
+		return setString(&f.EventTime, val)
+	case fold(key, "key"):
+		return setString(&f.Key, val)
+	case fold(key, "endOfTopic"):
+		f.EndOfTopic = val
+	}
+	return true
+}
+
+func setString(dst *string, val []byte) bool {
+	if string(val) == "null" {
+		return true // encoding/json leaves the field alone
+	}
+	if len(val) < 2 || val[0] != '"' || !plainASCII(val[1:len(val)-1]) {
+		return false
+	}
+	*dst = string(val[1 : len(val)-1])
+	return true
+}
+
+// plainASCII reports whether b has no escapes and no bytes outside ASCII,
+// so that its JSON string contents are b itself.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// fold matches a JSON key against a field name the way encoding/json does
+// for ASCII keys: case-insensitively.
+func fold(key []byte, name string) bool {
+	if len(key) != len(name) {
+		return false
+	}
+	for i := range len(key) {
+		a, b := key[i], name[i]
+		if a == b {
+			continue
+		}
+		if la := a | 0x20; la != b|0x20 || la < 'a' || la > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func slowDecodeFrame(data []byte) (Frame, error) {
 	var f Frame
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Frame{}, fmt.Errorf("decode frame: %w", err)

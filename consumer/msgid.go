@@ -21,10 +21,19 @@ type MessageID struct {
 
 // ParseMessageID decodes the standard-base64 protobuf MessageIdData in s.
 func ParseMessageID(s string) (MessageID, error) {
-	raw, err := base64.StdEncoding.DecodeString(s)
+	// Ids are a few dozen bytes: decode on the stack, not the heap.
+	var buf [64]byte
+	var raw []byte
+	if base64.StdEncoding.DecodedLen(len(s)) <= len(buf) {
+		raw = buf[:]
+	} else {
+		raw = make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	}
+	n, err := base64.StdEncoding.Decode(raw, []byte(s))
 	if err != nil {
 		return MessageID{}, fmt.Errorf("decode message id %q: %w", s, err)
 	}
+	raw = raw[:n]
 	id := MessageID{Partition: -1, BatchIndex: -1}
 	var haveLedger, haveEntry bool
 	for len(raw) > 0 {
