@@ -252,12 +252,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	// The writer drains acks until this goroutine closes the channel.
 	s.acks <- ackBatch{ids: ids, frames: len(batch), published: published}
 	if last != "" && t.cfg.Mode == ModeReader {
-		t.pos.Store(&last)
-		if t.tracker != nil {
-			if err := t.tracker.Advance(last, len(batch)); err != nil {
-				t.log.Error("cannot write checkpoint; will retry", "topic", t.name, "err", err)
-			}
-		}
+		t.advance(last, len(batch))
 	}
 	return nil
 }

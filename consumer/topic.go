@@ -59,6 +59,8 @@ type Topic struct {
 	tracker   *checkpoint.Tracker
 	resume    string                 // checkpointed position loaded at start
 	pos       atomic.Pointer[string] // reader: last id every sink accepted, kept in memory
+	pending   atomic.Int64           // reader: frames delivered since the Tracker last heard
+	advanced  chan struct{}          // wakes the checkpoint goroutine
 	acked     atomic.Int64
 	connected atomic.Bool
 }
@@ -121,8 +123,17 @@ func (t *Topic) Run(ctx, hard context.Context) error {
 			t.opts.Metrics.Reconnect(t.name, reason)
 		},
 	}
+	var stopCheckpoints func()
+	if t.tracker != nil {
+		t.advanced = make(chan struct{}, 1)
+		stop, done := make(chan struct{}), make(chan struct{})
+		go t.checkpointLoop(stop, done)
+		stopCheckpoints = func() { close(stop); <-done }
+	}
 	err := sup.Run(ctx, t.name, func(sctx context.Context) error { return t.session(sctx, hard) })
 	if t.tracker != nil {
+		stopCheckpoints()
+		t.saveCheckpoint()
 		if ferr := t.tracker.Flush(); ferr != nil {
 			t.log.Error("cannot write final checkpoint", "err", ferr)
 		}

@@ -75,7 +75,7 @@ func (b *bench) streamdCmd(tenant, set, dir, natsURL string) *exec.Cmd {
 		"STREAMD_LOG_LEVEL=warn",
 		"STREAMD_LOG_FORMAT=json",
 		"STREAMD_FILE_PATH="+filepath.Join(dir, "events.jsonl"),
-		"STREAMD_FILE_FSYNC=interval",
+		"STREAMD_FILE_FSYNC="+b.o.fsync,
 		"STREAMD_NATS_URL="+natsURL,
 	)
 	if js {
@@ -189,3 +189,4 @@ func vmHWM(pid int) int64 {
 	}
 	return 0
 }
+

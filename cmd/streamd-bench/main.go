@@ -36,6 +36,7 @@ type options struct {
 	rates    []float64
 	duration time.Duration
 	sinks    []string
+	fsync    string
 	profile  string
 	streamd  string
 	timeout  time.Duration
@@ -60,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rates, "rate", "", "comma list of paced rates in events/s (e.g. 1000,10000); empty skips paced mode")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each paced run")
 	fs.StringVar(&sinks, "sinks", "stdout,file,nats,jetstream", "comma list of sink sets; join sinks of one set with + (file+jetstream)")
+	fs.StringVar(&o.fsync, "fsync", "interval", "STREAMD_FILE_FSYNC for the file sink: always, interval or never")
 	fs.StringVar(&o.profile, "profile", "", "directory for cpu.pprof and allocs.pprof of an in-process consumer→file run")
 	fs.StringVar(&o.streamd, "streamd", "", "streamd binary to test (default: build ./cmd/streamd stripped and static)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a run after this long")
