@@ -189,4 +189,3 @@ func vmHWM(pid int) int64 {
 	}
 	return 0
 }
-
