@@ -245,6 +245,10 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		}
 	}
 	if len(events) > 0 {
+		// The batch is finished even if the connection drops meanwhile
+		// (only the hard context abandons it): a reader then checkpoints
+		// it and resumes after it instead of reading it again, and a sink
+		// that is failing is not raced by a new session it cannot serve.
 		if err := t.opts.Sink.Write(s.hard, events); err != nil {
 			return fmt.Errorf("deliver batch: %w", err)
 		}
