@@ -103,13 +103,23 @@ func (ss *session) onPong(context.Context, []byte) {
 func (ss *session) run() {
 	s := ss.srv
 	readDone := make(chan struct{})
+	refused := false // a client command ended the session
 	defer func() {
 		ss.cancel()
+		_ = ss.conn.CloseNow()
+		<-readDone
+		if !refused {
+			// The proxy processes a client's frames in order up to its
+			// close: acks that arrived before the end still count.
+			for _, f := range ss.takeInbox() {
+				if !ss.handle(f) {
+					break
+				}
+			}
+		}
 		s.mu.Lock()
 		s.detachLocked(ss)
 		s.mu.Unlock()
-		_ = ss.conn.CloseNow()
-		<-readDone
 	}()
 	go func() {
 		defer close(readDone)
@@ -136,6 +146,7 @@ func (ss *session) run() {
 		}
 		for _, f := range ss.takeInbox() {
 			if !ss.handle(f) {
+				refused = true
 				return
 			}
 		}

@@ -113,6 +113,11 @@ func TestDaemonSdNotify(t *testing.T) {
 
 	emu.RejectHandshakes(0, 0)
 	waitFor(t, 10*time.Second, "READY=1 after the handshake", func() bool { return sock.count("READY=1", false, start) > 0 })
+	// The emulator counts a handshake once its upgrade returns, which can
+	// be just after streamd saw the 101 and said READY.
+	waitFor(t, 10*time.Second, "the emulator to count the handshake", func() bool {
+		return emu.Stats().Handshakes[http.StatusSwitchingProtocols] >= 1
+	})
 	if st := emu.Stats(); st.Handshakes[http.StatusSwitchingProtocols] != 1 {
 		t.Errorf("READY=1 with %d successful handshakes, want 1", st.Handshakes[http.StatusSwitchingProtocols])
 	}
