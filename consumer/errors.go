@@ -27,26 +27,42 @@ func (e *HandshakeError) Error() string {
 	return msg
 }
 
-// Meaning explains a handshake status in terms of streamd's configuration.
-func (e *HandshakeError) Meaning() string {
-	switch {
-	case e.Status == http.StatusUnauthorized:
-		return "the proxy rejected the credential: check STREAMD_API_KEY (an Admin Console key with the \"Pulsar Event Stream\" API product, or a Contact Center token), that STREAMD_TENANT is the key's tenant, and STREAMD_REGION"
-	case e.Status == http.StatusForbidden:
-		return "the credential may not read this topic: check STREAMD_TOPICS and STREAMD_NAMESPACE (try \"all\" first)"
-	case e.Status == http.StatusNotFound:
-		return "the topic does not exist: check STREAMD_TENANT, STREAMD_NAMESPACE and STREAMD_TOPICS"
-	case e.Status == http.StatusBadRequest:
-		return "the proxy rejected a parameter: check STREAMD_SUBSCRIPTION_TYPE, STREAMD_RECEIVER_QUEUE_SIZE and STREAMD_START"
-	case e.Status == http.StatusConflict:
-		return "the subscription is busy (an Exclusive subscription already has a consumer, or the proxy has not released the previous one yet); retrying"
-	case e.Status == http.StatusTooManyRequests:
-		return "the proxy is rate limiting connections; retrying with backoff"
-	case e.Status >= 500:
-		return "the proxy or broker failed (transient on 8x8's side); retrying with backoff"
-	}
-	return "unexpected handshake status; retrying with backoff"
+// handshakeStatus is what streamd knows about one refusal status: how to
+// retry, the metric label, and what it means for the configuration.
+type handshakeStatus struct {
+	class   reconnect.Class
+	reason  string
+	meaning string
 }
+
+var handshakeStatuses = map[int]handshakeStatus{
+	http.StatusUnauthorized: {reconnect.Credential, "unauthorized",
+		"the proxy rejected the credential: check STREAMD_API_KEY (an Admin Console key with the \"Pulsar Event Stream\" API product, or a Contact Center token), that STREAMD_TENANT is the key's tenant, and STREAMD_REGION"},
+	http.StatusForbidden: {reconnect.Credential, "forbidden",
+		"the credential may not read this topic: check STREAMD_TOPICS and STREAMD_NAMESPACE (try \"all\" first)"},
+	http.StatusNotFound: {reconnect.Credential, "not_found",
+		"the topic does not exist: check STREAMD_TENANT, STREAMD_NAMESPACE and STREAMD_TOPICS"},
+	http.StatusBadRequest: {reconnect.Credential, "bad_request",
+		"the proxy rejected a parameter: check STREAMD_SUBSCRIPTION_TYPE, STREAMD_RECEIVER_QUEUE_SIZE and STREAMD_START"},
+	http.StatusConflict: {reconnect.Transient, "busy",
+		"the subscription is busy (an Exclusive subscription already has a consumer, or the proxy has not released the previous one yet); retrying"},
+	http.StatusTooManyRequests: {reconnect.Transient, "rate_limited",
+		"the proxy is rate limiting connections; retrying with backoff"},
+}
+
+func (e *HandshakeError) status() handshakeStatus {
+	if st, ok := handshakeStatuses[e.Status]; ok {
+		return st
+	}
+	if e.Status >= 500 {
+		return handshakeStatus{reconnect.Transient, "server_error",
+			"the proxy or broker failed (transient on 8x8's side); retrying with backoff"}
+	}
+	return handshakeStatus{reconnect.Transient, "handshake", "unexpected handshake status; retrying with backoff"}
+}
+
+// Meaning explains a handshake status in terms of streamd's configuration.
+func (e *HandshakeError) Meaning() string { return e.status().meaning }
 
 // ErrPingTimeout ends a session whose peer did not answer a ping in time
 // (a half-open or wedged connection).
@@ -62,10 +78,7 @@ func Classify(err error) reconnect.Class {
 	}
 	var he *HandshakeError
 	if errors.As(err, &he) {
-		switch he.Status {
-		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusBadRequest:
-			return reconnect.Credential
-		}
+		return he.status().class
 	}
 	return reconnect.Transient
 }
@@ -77,23 +90,7 @@ func Reason(err error) string {
 	case err == nil:
 		return "closed"
 	case errors.As(err, &he):
-		switch {
-		case he.Status == http.StatusUnauthorized:
-			return "unauthorized"
-		case he.Status == http.StatusForbidden:
-			return "forbidden"
-		case he.Status == http.StatusNotFound:
-			return "not_found"
-		case he.Status == http.StatusBadRequest:
-			return "bad_request"
-		case he.Status == http.StatusConflict:
-			return "busy"
-		case he.Status == http.StatusTooManyRequests:
-			return "rate_limited"
-		case he.Status >= 500:
-			return "server_error"
-		}
-		return "handshake"
+		return he.status().reason
 	case errors.Is(err, ErrPingTimeout):
 		return "ping_timeout"
 	case errors.Is(err, errDial):
