@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/streamd/streamd/internal/natstest"
 )
 
 // flatTenant holds the pre-published events every flat-out run reads.
@@ -27,7 +29,7 @@ type bench struct {
 	flatIdx   map[string]int32
 	avgEvent  int
 	avgFrame  int
-	natsCore  *natsServer
+	natsCore  *natstest.Server
 	runSerial int
 }
 
@@ -90,7 +92,7 @@ func build(ctx context.Context, dir string) (string, error) {
 
 func (b *bench) close() {
 	if b.natsCore != nil {
-		b.natsCore.close()
+		b.natsCore.Stop()
 	}
 	if b.emu != nil {
 		_ = b.emu.close()
@@ -200,24 +202,24 @@ func (b *bench) setup(client, tenant, dir string) (cmd *exec.Cmd, verify func(ct
 	}
 	natsURL := "nats://127.0.0.1:1"
 	sinks := strings.Split(client, "+")
-	var js *natsServer
+	var js *natstest.Server
 	for _, s := range sinks {
 		switch s {
 		case "nats":
 			if b.natsCore == nil {
-				if b.natsCore, err = startNATS(filepath.Join(b.dir, "nats-core")); err != nil {
+				if b.natsCore, err = natstest.New(filepath.Join(b.dir, "nats-core"), nil); err != nil {
 					return nil, nil, nil, err
 				}
 			}
-			natsURL = b.natsCore.url()
+			natsURL = b.natsCore.URL()
 		case "jetstream":
 			// A fresh server per run: reruns publish the same message ids,
 			// which a surviving stream would de-duplicate.
-			if js, err = startNATS(filepath.Join(dir, "jetstream")); err != nil {
+			if js, err = natstest.New(filepath.Join(dir, "jetstream"), nil); err != nil {
 				return nil, nil, nil, err
 			}
-			natsURL = js.url()
-			cleanup = js.close
+			natsURL = js.URL()
+			cleanup = js.Stop
 		}
 	}
 	verify = func(ctx context.Context, n int) error {
@@ -232,7 +234,7 @@ func (b *bench) setup(client, tenant, dir string) (cmd *exec.Cmd, verify func(ct
 					return fmt.Errorf("file sink has %d lines, want %d", got, n)
 				}
 			case "jetstream":
-				got, err := js.streamMsgs(ctx, "BENCH")
+				got, err := streamMsgs(ctx, js.URL(), "BENCH")
 				if err != nil {
 					return err
 				}

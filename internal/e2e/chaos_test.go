@@ -13,6 +13,7 @@ import (
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/deadletter"
 	"github.com/streamd/streamd/internal/health"
+	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink"
 	natssink "github.com/streamd/streamd/sink/nats"
@@ -93,11 +94,11 @@ func TestJetStreamExactlyOnceUnderChaos(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(uint64(seed), 42))
 
 	emu := pulsartest.Start(t, pulsartest.Config{})
-	ns := startNATS(t)
+	ns := natstest.Run(t, nil)
 	ctx := testCtx(t, 80*time.Second)
 
 	js, err := natssink.Open(ctx, natssink.Config{
-		URL: ns.url(), JetStream: true, Stream: stream, MaxInflight: 256,
+		URL: ns.URL(), JetStream: true, Stream: stream, MaxInflight: 256,
 		ReconnectWait: 20 * time.Millisecond, WriteTimeout: 2 * time.Second, Name: "e2e",
 	})
 	if err != nil {
@@ -171,7 +172,7 @@ func TestJetStreamExactlyOnceUnderChaos(t *testing.T) {
 		}
 		switch {
 		case outageStart.IsZero() && topic.Acked() >= total/2:
-			ns.stop()
+			ns.Stop()
 			outageStart = time.Now()
 		case !outageStart.IsZero() && outageLen == 0:
 			for _, p := range hs.NotReady() {
@@ -184,7 +185,9 @@ func TestJetStreamExactlyOnceUnderChaos(t *testing.T) {
 				drops += emu.DropConnections()
 			}
 			if time.Since(outageStart) >= outage && counted.failures.Load() >= 3 {
-				ns.start()
+				if err := ns.Start(); err != nil {
+					t.Fatal(err)
+				}
 				outageLen = time.Since(outageStart)
 			}
 		}
@@ -214,6 +217,6 @@ func TestJetStreamExactlyOnceUnderChaos(t *testing.T) {
 		t.Errorf("the sink never failed during the NATS outage")
 	}
 	checkStart := time.Now()
-	checkStream(t, ns.url(), stream, full, want)
+	checkStream(t, ns.URL(), stream, full, want)
 	t.Logf("stream checked in %v", time.Since(checkStart).Round(time.Millisecond))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/deadletter"
+	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
@@ -56,10 +57,10 @@ func TestFanoutFileNATSStdout(t *testing.T) {
 	)
 	natsTypes := map[string]bool{"InteractionCreated": true, "InteractionDeleted": true}
 	emu := pulsartest.Start(t, pulsartest.Config{})
-	ns := startNATS(t)
+	ns := natstest.Run(t, nil)
 	ctx := testCtx(t, 60*time.Second)
 
-	nc, err := natsgo.Connect(ns.url())
+	nc, err := natsgo.Connect(ns.URL())
 	if err != nil {
 		t.Fatalf("connect subscriber: %v", err)
 	}
@@ -76,7 +77,7 @@ func TestFanoutFileNATSStdout(t *testing.T) {
 		t.Fatalf("flush subscription: %v", err)
 	}
 
-	core, err := natssink.Open(ctx, natssink.Config{URL: ns.url(), Name: "e2e"})
+	core, err := natssink.Open(ctx, natssink.Config{URL: ns.URL(), Name: "e2e"})
 	if err != nil {
 		t.Fatalf("open nats sink: %v", err)
 	}

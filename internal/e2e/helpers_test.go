@@ -3,13 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,67 +20,6 @@ const tenant = "acme"
 // testKey is an Admin Console key of the right shape; the emulator accepts
 // any non-empty key.
 const testKey = "eght_e2etestkey0123456789"
-
-// natsServer is an embedded nats-server with JetStream that can be stopped
-// and restarted on the same port with the same store.
-type natsServer struct {
-	t    testing.TB
-	opts server.Options
-	mu   sync.Mutex
-	srv  *server.Server
-}
-
-// startNATS starts a server on a random loopback port; it is shut down at
-// test cleanup.
-func startNATS(t testing.TB) *natsServer {
-	t.Helper()
-	ns := &natsServer{t: t, opts: server.Options{
-		Host:      "127.0.0.1",
-		Port:      -1,
-		JetStream: true,
-		StoreDir:  t.TempDir(),
-		NoLog:     true,
-		NoSigs:    true,
-	}}
-	ns.start()
-	ns.opts.Port = ns.srv.Addr().(*net.TCPAddr).Port
-	t.Cleanup(ns.stop)
-	return ns
-}
-
-func (ns *natsServer) start() {
-	ns.t.Helper()
-	opts := ns.opts
-	srv, err := server.NewServer(&opts)
-	if err != nil {
-		ns.t.Fatalf("new nats server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		ns.t.Fatal("nats server not ready")
-	}
-	ns.mu.Lock()
-	ns.srv = srv
-	ns.mu.Unlock()
-}
-
-// stop shuts the server down and waits for it; it is idempotent.
-func (ns *natsServer) stop() {
-	ns.mu.Lock()
-	srv := ns.srv
-	ns.srv = nil
-	ns.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	srv.Shutdown()
-	srv.WaitForShutdown()
-}
-
-func (ns *natsServer) url() string {
-	return fmt.Sprintf("nats://127.0.0.1:%d", ns.opts.Port)
-}
 
 // waitFor polls cond every 5 ms until it holds, failing the test after d.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/natstest"
 )
 
 // TestDaemonMetricsAndReadiness runs the real binary (reader mode, JetStream
@@ -23,14 +24,14 @@ func TestDaemonMetricsAndReadiness(t *testing.T) {
 		timeout = 20 * time.Second
 	)
 	emu := pulsartest.Start(t, pulsartest.Config{})
-	ns := startNATS(t)
+	ns := natstest.Run(t, nil)
 	g := pulsartest.NewGenerator(tenant, 11)
 	want := publishEvents(emu, g, 200)
 
 	d := startDaemon(t,
 		"STREAMD_TENANT="+tenant, "STREAMD_API_KEY="+testKey, "STREAMD_ENDPOINT="+emu.URL(),
 		"STREAMD_START=earliest", "STREAMD_STATE_DIR="+t.TempDir(),
-		"STREAMD_SINKS=nats", "STREAMD_NATS_URL="+ns.url(), "STREAMD_NATS_JETSTREAM=true", "STREAMD_NATS_STREAM="+stream,
+		"STREAMD_SINKS=nats", "STREAMD_NATS_URL="+ns.URL(), "STREAMD_NATS_JETSTREAM=true", "STREAMD_NATS_STREAM="+stream,
 		"STREAMD_HTTP_ADDR=127.0.0.1:0", "STREAMD_LOG_FORMAT=json",
 		"STREAMD_RECONNECT_MIN=20ms", "STREAMD_RECONNECT_MAX=200ms", "STREAMD_CHECKPOINT_INTERVAL=200ms",
 	)
@@ -71,7 +72,7 @@ func TestDaemonMetricsAndReadiness(t *testing.T) {
 
 	// 2. NATS goes away: not ready naming the sink, errors grow, acks stop.
 	errs0 := sinkErrs(m)
-	ns.stop()
+	ns.Stop()
 	outage := time.Now()
 	want = append(want, publishEvents(emu, g, 100)...)
 	m, r := d.poll(timeout, "readyz 503 naming sink nats", func(m metrics, r readyz) bool {
@@ -91,7 +92,9 @@ func TestDaemonMetricsAndReadiness(t *testing.T) {
 	t.Logf("NATS down: readyz %d reason %q, sink errors %v -> %v, acked %v", r.code, r.Parts[sPart].Reason, errs0, sinkErrs(m), acked(m))
 
 	// 3. NATS is back: ready again and everything delivered.
-	ns.start()
+	if err := ns.Start(); err != nil {
+		t.Fatal(err)
+	}
 	m, _ = d.poll(timeout, "ready with all 600 acked after NATS restart", func(m metrics, r readyz) bool {
 		return r.code == http.StatusOK && r.Ready && acked(m) == 600 && accepted(m) >= 600
 	})
@@ -120,9 +123,9 @@ func TestDaemonMetricsAndReadiness(t *testing.T) {
 		return r.code == http.StatusOK && r.Ready && connected(m) == 1 && acked(m) >= 700
 	})
 	waitFor(t, timeout, "700 messages in the stream", func() bool {
-		return streamMsgs(testCtx(t, 5*time.Second), ns.url(), stream) == 700
+		return streamMsgs(testCtx(t, 5*time.Second), ns.URL(), stream) == 700
 	})
-	checkStream(t, ns.url(), stream, full, want)
+	checkStream(t, ns.URL(), stream, full, want)
 	if code := d.stop(); code != 0 {
 		t.Errorf("streamd exited %d after SIGTERM, want 0", code)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/sink/nats"
 )
 
@@ -60,7 +61,7 @@ func TestAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, tt.server)
+			ts := natstest.Run(t, tt.server)
 			checkAuth(t, ts, tt.good, tt.bad)
 		})
 	}
@@ -69,9 +70,9 @@ func TestAuth(t *testing.T) {
 // checkAuth opens a sink with good credentials (must work) and with bad
 // ones (Open succeeds, since the sink retries, but Ping and Write fail
 // without revealing the secret).
-func checkAuth(t *testing.T, ts *testServer, good, bad nats.Config) {
+func checkAuth(t *testing.T, ts *natstest.Server, good, bad nats.Config) {
 	t.Helper()
-	good.URL, bad.URL = ts.url(), ts.url()
+	good.URL, bad.URL = ts.URL(), ts.URL()
 	good.JetStream, good.Stream = true, "EVENTS"
 	s := openSink(t, good)
 	evs := testEvents(5, "persistent://acme/default/events")
@@ -110,8 +111,8 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("server TLS config: %v", err)
 	}
-	ts := startServer(t, func(o *server.Options) { o.TLSConfig, o.TLSVerify, o.TLSTimeout = tlsCfg, true, 2 })
-	url := strings.Replace(ts.url(), "nats://", "tls://", 1)
+	ts := natstest.Run(t, func(o *server.Options) { o.TLSConfig, o.TLSVerify, o.TLSTimeout = tlsCfg, true, 2 })
+	url := strings.Replace(ts.URL(), "nats://", "tls://", 1)
 
 	s := openSink(t, nats.Config{URL: url, TLSCAFile: p("ca.pem"), TLSCertFile: p("client.pem"), TLSKeyFile: p("client-key.pem")})
 	if err := s.Write(testCtx(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err != nil {

@@ -5,20 +5,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/sink/nats"
 )
 
 func BenchmarkCoreWrite(b *testing.B) {
-	ts := startServer(b, nil)
+	ts := natstest.Run(b, nil)
 	// No subscriber: this measures the sink's accept path (publish + flush
 	// round-trip), not fan-out to consumers.
-	s := openSink(b, nats.Config{URL: ts.url()})
+	s := openSink(b, nats.Config{URL: ts.URL()})
 	benchWrite(b, s)
 }
 
 func BenchmarkJetStreamWrite(b *testing.B) {
-	ts := startServer(b, nil)
-	s := openSink(b, nats.Config{URL: ts.url(), JetStream: true, Stream: "EVENTS"})
+	ts := natstest.Run(b, nil)
+	s := openSink(b, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
 	benchWrite(b, s)
 }
 

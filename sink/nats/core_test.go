@@ -9,6 +9,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
@@ -42,9 +43,9 @@ func subscribe(t testing.TB, url, subject string) *natsgo.Subscription {
 
 func TestCoreDeliversEveryEventWithHeaders(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	sub := subscribe(t, ts.url(), ">")
-	s := openSink(t, nats.Config{URL: ts.url(), Subject: "ev.{tenant}.{namespace}.{topic}.{type}", Name: "streamd-test"})
+	ts := natstest.Run(t, nil)
+	sub := subscribe(t, ts.URL(), ">")
+	s := openSink(t, nats.Config{URL: ts.URL(), Subject: "ev.{tenant}.{namespace}.{topic}.{type}", Name: "streamd-test"})
 
 	evs := testEvents(60, "persistent://ac.me/cc ns/events")
 	if err := s.Write(testCtx(t, 5*time.Second), evs[:1]); err != nil {
@@ -104,13 +105,13 @@ func checkMessage(t testing.TB, m *natsgo.Msg, e *sink.Event, subject string) {
 
 func TestCoreOutageFailsThenRecovers(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	s := openSink(t, nats.Config{URL: ts.url(), ReconnectWait: 20 * time.Millisecond})
+	ts := natstest.Run(t, nil)
+	s := openSink(t, nats.Config{URL: ts.URL(), ReconnectWait: 20 * time.Millisecond})
 	evs := testEvents(10, "persistent://acme/default/events")
 	if err := s.Write(testCtx(t, 5*time.Second), evs); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	ts.stop()
+	ts.Stop()
 	start := time.Now()
 	if err := s.Write(testCtx(t, time.Second), evs); err == nil {
 		t.Fatal("Write with the server down succeeded")
@@ -121,8 +122,10 @@ func TestCoreOutageFailsThenRecovers(t *testing.T) {
 	if err := s.Ping(testCtx(t, time.Second)); err == nil {
 		t.Error("Ping with the server down succeeded")
 	}
-	ts.start()
-	sub := subscribe(t, ts.url(), "8x8.>")
+	if err := ts.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sub := subscribe(t, ts.URL(), "8x8.>")
 	waitFor(t, 10*time.Second, "write after restart", func() bool {
 		return s.Write(testCtx(t, time.Second), evs) == nil
 	})
@@ -135,26 +138,28 @@ func TestCoreOutageFailsThenRecovers(t *testing.T) {
 
 func TestOpenWhileServerDown(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	ts.stop()
-	s := openSink(t, nats.Config{URL: ts.url(), JetStream: true, Stream: "EVENTS", ReconnectWait: 20 * time.Millisecond})
+	ts := natstest.Run(t, nil)
+	ts.Stop()
+	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS", ReconnectWait: 20 * time.Millisecond})
 	evs := testEvents(5, "persistent://acme/default/events")
 	if err := s.Write(testCtx(t, time.Second), evs); err == nil {
 		t.Fatal("Write before the server is up succeeded")
 	}
-	ts.start()
+	if err := ts.Start(); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, 10*time.Second, "write after server start", func() bool {
 		return s.Write(testCtx(t, time.Second), evs) == nil
 	})
-	if n := streamMsgs(t, ts.url(), "EVENTS"); n != uint64(len(evs)) {
+	if n := streamMsgs(t, ts.URL(), "EVENTS"); n != uint64(len(evs)) {
 		t.Errorf("stream has %d messages, want %d", n, len(evs))
 	}
 }
 
 func TestCloseIsIdempotent(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	s, err := nats.Open(testCtx(t, 5*time.Second), nats.Config{URL: ts.url()})
+	ts := natstest.Run(t, nil)
+	s, err := nats.Open(testCtx(t, 5*time.Second), nats.Config{URL: ts.URL()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -171,9 +176,9 @@ func TestCloseIsIdempotent(t *testing.T) {
 
 func TestCloseWhileServerDown(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	ts.stop()
-	s, err := nats.Open(testCtx(t, 5*time.Second), nats.Config{URL: ts.url(), JetStream: true, Stream: "EVENTS"})
+	ts := natstest.Run(t, nil)
+	ts.Stop()
+	s, err := nats.Open(testCtx(t, 5*time.Second), nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
 	if err != nil {
 		t.Fatalf("Open with the server down: %v", err)
 	}

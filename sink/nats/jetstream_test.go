@@ -11,6 +11,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
@@ -94,10 +95,10 @@ func checkStream(t testing.TB, url, name string, evs []*sink.Event) {
 
 func TestJetStreamCreatesStreamAndDeduplicates(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	s := openSink(t, nats.Config{URL: ts.url(), JetStream: true, Stream: "EVENTS", DuplicateWindow: 5 * time.Minute})
+	ts := natstest.Run(t, nil)
+	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS", DuplicateWindow: 5 * time.Minute})
 
-	info := streamInfo(t, ts.url(), "EVENTS") // created by Open
+	info := streamInfo(t, ts.URL(), "EVENTS") // created by Open
 	cfg := info.Config
 	if cfg.Duplicates != 5*time.Minute || cfg.Storage != jetstream.FileStorage ||
 		cfg.Retention != jetstream.LimitsPolicy || len(cfg.Subjects) != 1 || cfg.Subjects[0] != "8x8.*.*" {
@@ -113,7 +114,7 @@ func TestJetStreamCreatesStreamAndDeduplicates(t *testing.T) {
 	if err := s.Write(testCtx(t, 10*time.Second), evs[100:150]); err != nil {
 		t.Fatalf("Write part again: %v", err)
 	}
-	checkStream(t, ts.url(), "EVENTS", evs)
+	checkStream(t, ts.URL(), "EVENTS", evs)
 	if err := s.Ping(testCtx(t, 5*time.Second)); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
@@ -121,37 +122,37 @@ func TestJetStreamCreatesStreamAndDeduplicates(t *testing.T) {
 
 func TestJetStreamKeepsExistingStream(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
+	ts := natstest.Run(t, nil)
 	ctx := testCtx(t, 10*time.Second)
 	existing := jetstream.StreamConfig{
 		Name: "EXISTING", Subjects: []string{"8x8.>"}, Storage: jetstream.MemoryStorage,
 		Duplicates: 10 * time.Second, MaxMsgs: 10000,
 	}
-	if _, err := jsClient(t, ts.url()).CreateStream(ctx, existing); err != nil {
+	if _, err := jsClient(t, ts.URL()).CreateStream(ctx, existing); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
-	before := streamInfo(t, ts.url(), "EXISTING").Config
-	s := openSink(t, nats.Config{URL: ts.url(), JetStream: true, Stream: "EXISTING", DuplicateWindow: time.Hour})
+	before := streamInfo(t, ts.URL(), "EXISTING").Config
+	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EXISTING", DuplicateWindow: time.Hour})
 	evs := testEvents(20, "persistent://acme/default/events")
 	if err := s.Write(ctx, evs); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	after := streamInfo(t, ts.url(), "EXISTING").Config
+	after := streamInfo(t, ts.URL(), "EXISTING").Config
 	if after.Duplicates != before.Duplicates || after.Storage != before.Storage ||
 		after.MaxMsgs != before.MaxMsgs || fmt.Sprint(after.Subjects) != fmt.Sprint(before.Subjects) {
 		t.Errorf("stream config changed: before %+v after %+v", before, after)
 	}
-	checkStream(t, ts.url(), "EXISTING", evs)
+	checkStream(t, ts.URL(), "EXISTING", evs)
 }
 
 func TestJetStreamRejectsStreamNotCoveringSubjects(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
+	ts := natstest.Run(t, nil)
 	ctx := testCtx(t, 10*time.Second)
-	if _, err := jsClient(t, ts.url()).CreateStream(ctx, jetstream.StreamConfig{Name: "NARROW", Subjects: []string{"8x8.acme.*"}}); err != nil {
+	if _, err := jsClient(t, ts.URL()).CreateStream(ctx, jetstream.StreamConfig{Name: "NARROW", Subjects: []string{"8x8.acme.*"}}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
-	s, err := nats.Open(ctx, nats.Config{URL: ts.url(), JetStream: true, Stream: "NARROW"})
+	s, err := nats.Open(ctx, nats.Config{URL: ts.URL(), JetStream: true, Stream: "NARROW"})
 	if err == nil {
 		_ = s.Close(ctx)
 		t.Fatal("Open succeeded with a stream that does not cover the subjects")
@@ -163,8 +164,8 @@ func TestJetStreamRejectsStreamNotCoveringSubjects(t *testing.T) {
 
 func TestJetStreamWithoutStreamFails(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	s := openSink(t, nats.Config{URL: ts.url(), JetStream: true})
+	ts := natstest.Run(t, nil)
+	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true})
 	if err := s.Write(testCtx(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err == nil {
 		t.Error("Write with no stream for the subjects succeeded")
 	}
@@ -172,8 +173,8 @@ func TestJetStreamWithoutStreamFails(t *testing.T) {
 
 func TestJetStreamConcurrentWritesSmallWindow(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	s := openSink(t, nats.Config{URL: ts.url(), JetStream: true, Stream: "EVENTS", MaxInflight: 4})
+	ts := natstest.Run(t, nil)
+	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS", MaxInflight: 4})
 	var all []*sink.Event
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -194,13 +195,13 @@ func TestJetStreamConcurrentWritesSmallWindow(t *testing.T) {
 	for err := range errs {
 		t.Errorf("Write: %v", err)
 	}
-	checkStream(t, ts.url(), "EVENTS", all)
+	checkStream(t, ts.URL(), "EVENTS", all)
 }
 
 func TestJetStreamWriteHonoursContext(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	s := openSink(t, nats.Config{URL: ts.url(), JetStream: true, Stream: "EVENTS"})
+	ts := natstest.Run(t, nil)
+	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s.Write(ctx, testEvents(10, "persistent://a/b/c")); !errors.Is(err, context.Canceled) {
@@ -210,13 +211,13 @@ func TestJetStreamWriteHonoursContext(t *testing.T) {
 
 func TestJetStreamRecreatesDeletedStream(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	s := openSink(t, nats.Config{URL: ts.url(), JetStream: true, Stream: "EVENTS"})
+	ts := natstest.Run(t, nil)
+	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
 	evs := testEvents(10, "persistent://acme/default/events")
 	if err := s.Write(testCtx(t, 5*time.Second), evs[:5]); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	if err := jsClient(t, ts.url()).DeleteStream(testCtx(t, 5*time.Second), "EVENTS"); err != nil {
+	if err := jsClient(t, ts.URL()).DeleteStream(testCtx(t, 5*time.Second), "EVENTS"); err != nil {
 		t.Fatalf("delete stream: %v", err)
 	}
 	if err := s.Write(testCtx(t, 5*time.Second), evs[5:]); err == nil {
@@ -225,5 +226,5 @@ func TestJetStreamRecreatesDeletedStream(t *testing.T) {
 	if err := s.Write(testCtx(t, 5*time.Second), evs[5:]); err != nil {
 		t.Fatalf("Write after the stream was deleted: %v", err)
 	}
-	checkStream(t, ts.url(), "EVENTS", evs[5:])
+	checkStream(t, ts.URL(), "EVENTS", evs[5:])
 }

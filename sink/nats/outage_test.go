@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
@@ -16,9 +17,9 @@ import (
 // must end with exactly one message per event.
 func TestJetStreamOutageExactlyOnce(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
+	ts := natstest.Run(t, nil)
 	s := openSink(t, nats.Config{
-		URL: ts.url(), JetStream: true, Stream: "EVENTS", MaxInflight: 64,
+		URL: ts.URL(), JetStream: true, Stream: "EVENTS", MaxInflight: 64,
 		ReconnectWait: 20 * time.Millisecond,
 	})
 	const total, batchSize = 4000, 100
@@ -54,15 +55,17 @@ func TestJetStreamOutageExactlyOnce(t *testing.T) {
 	}()
 
 	waitFor(t, 20*time.Second, "first batches", func() bool { return written.Load() >= total/4 })
-	ts.stop()
+	ts.Stop()
 	waitFor(t, 20*time.Second, "writes to fail", func() bool { return failures.Load() >= 3 })
 	stalled := written.Load()
-	ts.start()
+	if err := ts.Start(); err != nil {
+		t.Fatal(err)
+	}
 	<-done
 
 	if stalled >= total {
 		t.Errorf("all events written before the outage; test proves nothing")
 	}
 	t.Logf("failed writes during outage: %d; events written before restart: %d", failures.Load(), stalled)
-	checkStream(t, ts.url(), "EVENTS", evs)
+	checkStream(t, ts.URL(), "EVENTS", evs)
 }

@@ -3,46 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// natsServer is an embedded nats-server with JetStream on loopback.
-type natsServer struct {
-	srv *server.Server
-}
-
-func startNATS(storeDir string) (*natsServer, error) {
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("new nats server: %w", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, errors.New("start nats server: not ready after 10s")
-	}
-	return &natsServer{srv: srv}, nil
-}
-
-func (n *natsServer) url() string { return n.srv.ClientURL() }
-
-func (n *natsServer) close() {
-	n.srv.Shutdown()
-	n.srv.WaitForShutdown()
-}
-
 // streamMsgs returns how many messages JetStream stream name holds.
-func (n *natsServer) streamMsgs(ctx context.Context, name string) (uint64, error) {
-	nc, err := nats.Connect(n.url())
+func streamMsgs(ctx context.Context, url, name string) (uint64, error) {
+	nc, err := nats.Connect(url)
 	if err != nil {
 		return 0, fmt.Errorf("connect to nats: %w", err)
 	}

@@ -1,0 +1,99 @@
+// Package natstest runs an embedded nats-server with JetStream on loopback,
+// for tests and benchmarks. A Server can be stopped and started again on the
+// same port with the same store, to simulate a NATS outage.
+package natstest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Server is an embedded nats-server. Its methods are safe for concurrent use.
+type Server struct {
+	mu   sync.Mutex
+	opts server.Options
+	srv  *server.Server
+}
+
+// New starts a server with JetStream storing in storeDir on a random
+// loopback port; modify, if not nil, adjusts the options (auth, TLS) first.
+func New(storeDir string, modify func(*server.Options)) (*Server, error) {
+	s := &Server{opts: server.Options{
+		Host:      "127.0.0.1",
+		Port:      -1,
+		JetStream: true,
+		StoreDir:  storeDir,
+		NoLog:     true,
+		NoSigs:    true,
+	}}
+	if modify != nil {
+		modify(&s.opts)
+	}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.opts.Port = s.srv.Addr().(*net.TCPAddr).Port
+	s.mu.Unlock()
+	return s, nil
+}
+
+// Run is New for tests: a temporary store, a fatal error if the server does
+// not start, and a shutdown at cleanup.
+func Run(t testing.TB, modify func(*server.Options)) *Server {
+	t.Helper()
+	s, err := New(t.TempDir(), modify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server again after Stop, on the same port with the same
+// store. It does nothing if the server is running.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil
+	}
+	opts := s.opts
+	srv, err := server.NewServer(&opts)
+	if err != nil {
+		return fmt.Errorf("new nats server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return errors.New("start nats server: not ready after 10s")
+	}
+	s.srv = srv
+	return nil
+}
+
+// Stop shuts the server down and waits for it; it is idempotent.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+}
+
+// URL is the server's client URL; it stays the same across Stop and Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("nats://127.0.0.1:%d", s.opts.Port)
+}
