@@ -31,41 +31,16 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# shellcheck source=.ci/podman.sh
+. "$repo/.ci/podman.sh"
 
 step "tools"
-need=()
-for t in podman:podman buildah:buildah runc:runc newuidmap:uidmap busybox:busybox-static curl:curl; do
-	command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
-done
-[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
-if [ ${#need[@]} -gt 0 ]; then
-	echo "installing from Debian: ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+podman_setup "$state" podman:podman buildah:buildah runc:runc newuidmap:uidmap busybox:busybox-static \
+	curl:curl /etc/ssl/certs/ca-certificates.crt:ca-certificates
 command -v go >/dev/null || fail "go is needed on the host (emulator and the builder image's GOROOT)"
 echo "$(podman --version), $(go version)"
 
 step "podman configuration ($state)"
-# cgroup v1 hybrid, no systemd as PID 1 and no CAP_SYS_RESOURCE: cgroupfs,
-# runc (crun refuses hybrid cgroups), low ulimits, vfs storage, host netns.
-mkdir -p "$state"
-cat >"$state/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-netns = "host"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "runc"
-CONF
-cat >"$state/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$state/storage"
-runroot = "$state/run"
-CONF
-export CONTAINERS_CONF=$state/containers.conf CONTAINERS_STORAGE_CONF=$state/storage.conf
 podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Store.GraphDriverName}}'
 
 step "local builder image"

@@ -34,34 +34,11 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# shellcheck source=.ci/podman.sh
+. "$repo/.ci/podman.sh"
 
 step "tools"
-need=()
-for t in podman:podman runc:runc newuidmap:uidmap debootstrap:debootstrap; do
-	command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	echo "installing from Debian: ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-mkdir -p "$state"
-cat >"$state/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-netns = "host"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "runc"
-CONF
-cat >"$state/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$state/storage"
-runroot = "$state/run"
-CONF
-export CONTAINERS_CONF=$state/containers.conf CONTAINERS_STORAGE_CONF=$state/storage.conf
+podman_setup "$state" podman:podman runc:runc newuidmap:uidmap debootstrap:debootstrap
 
 step "base image $base"
 if podman image exists "$base"; then

@@ -271,8 +271,16 @@ func (b *bench) flatRun(ctx context.Context, client string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	progress := func() string { n, _, _, _ := tr.snapshot(); return fmt.Sprintf("%d of %d acked", n, len(b.flatIdx)) }
-	werr := c.wait(ctx, tr.done, b.o.timeout, progress)
+	return finish(ctx, c, tr, len(b.flatIdx), b.o.timeout, start, cpu0, verify)
+}
+
+// finish waits until client c acked total events (or timeout), stops it,
+// checks the sinks with verify and measures the run; start and cpu0 are the
+// emulator clock and the bench's CPU time when the client was started.
+func finish(ctx context.Context, c *child, tr *tracker, total int, timeout time.Duration,
+	start int64, cpu0 time.Duration, verify func(context.Context, int) error) (result, error) {
+	progress := func() string { n, _, _, _ := tr.snapshot(); return fmt.Sprintf("%d of %d acked", n, total) }
+	werr := c.wait(ctx, tr.done, timeout, progress)
 	benchCPU := selfCPU() - cpu0
 	use, serr := c.stop(30 * time.Second)
 	if werr != nil {
@@ -333,25 +341,9 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 		return result{}, err
 	}
 	tr.setWant(total)
-	progress := func() string { n, _, _, _ := tr.snapshot(); return fmt.Sprintf("%d of %d acked", n, total) }
-	werr := c.wait(ctx, tr.done, min(b.o.timeout, time.Minute), progress)
-	benchCPU := selfCPU() - cpu0
-	use, serr := c.stop(30 * time.Second)
-	c = nil
-	if werr != nil {
-		return result{}, werr
-	}
-	if serr != nil {
-		return result{}, serr
-	}
-	n, firstSend, firstAck, lastAck := tr.snapshot()
-	if err := verify(ctx, n); err != nil {
-		return result{}, err
-	}
-	return result{
-		events: n, elapsed: time.Duration(lastAck - firstSend), use: use,
-		lat: sorted(tr.latencies()), startFirst: time.Duration(firstAck - start), benchCPU: benchCPU,
-	}, nil
+	cc := c
+	c = nil // finish stops it
+	return finish(ctx, cc, tr, total, min(b.o.timeout, time.Minute), start, cpu0, verify)
 }
 
 // publishPaced publishes events at rate, catching up in small bursts when
