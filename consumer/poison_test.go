@@ -145,14 +145,18 @@ func TestPoisonFramesConsumer(t *testing.T) {
 		t.Errorf("%d dead letters, want 21", n)
 	}
 	acked := map[string]bool{}
-	for _, id := range srv.Acked(allTopic, sub) {
-		acked[id] = true
-	}
-	for _, id := range poisonIDs {
-		if !acked[id] {
-			t.Errorf("poison id %s not acked", id)
+	allPoisonAcked := func() bool {
+		for _, id := range srv.Acked(allTopic, sub) {
+			acked[id] = true
 		}
+		for _, id := range poisonIDs {
+			if !acked[id] {
+				return false
+			}
+		}
+		return true
 	}
+	waitFor(t, "every poison id acked", allPoisonAcked)
 	if acked["not-an-id"] {
 		t.Error("acked an undecodable id")
 	}

@@ -115,6 +115,9 @@ func TestWindowNeverStalls(t *testing.T) {
 				t.Errorf("connections = %d, want 1 (no reconnect needed to unstick)", st.Connections)
 			}
 			if mode == consumer.ModeConsumer {
+				// The emulator may still be processing the last acks
+				// that arrived just before the close frame.
+				waitFor(t, "every ack", func() bool { return len(srv.Acked(allTopic, sub)) >= len(ids) })
 				sameIDs(t, "acks", srv.Acked(allTopic, sub), ids)
 			}
 		})
