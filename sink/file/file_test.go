@@ -15,20 +15,8 @@ import (
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
+	"github.com/streamd/streamd/sink/sinktest"
 )
-
-func batch(n, offset int) []*sink.Event {
-	out := make([]*sink.Event, n)
-	for i := range out {
-		id := offset + i
-		out[i] = &sink.Event{
-			MessageID: fmt.Sprintf("m%d", id), Topic: "persistent://t/ns/all", PublishTime: "2024-01-01T00:00:00Z",
-			Properties: []byte(`{"k":"v"}`), Key: "k", EventType: "InteractionCreated",
-			Payload: fmt.Appendf(nil, `{"eventType":"InteractionCreated","id":%d}`, id),
-		}
-	}
-	return out
-}
 
 func eventLine(id int) string {
 	return fmt.Sprintf(`{"eventType":"InteractionCreated","id":%d}`, id)
@@ -70,7 +58,7 @@ func TestPoliciesWriteCompleteFiles(t *testing.T) {
 			}
 			var want []byte
 			for i := range 20 {
-				b := batch(5, i*5)
+				b := sinktest.Events(5, i*5)
 				if err := s.Write(context.Background(), b); err != nil {
 					t.Fatal(err)
 				}
@@ -96,7 +84,7 @@ func TestPoliciesWriteCompleteFiles(t *testing.T) {
 			if perm := fi.Mode().Perm(); perm&^0o640 != 0 {
 				t.Errorf("mode %v, want at most 0640", perm)
 			}
-			if err := s.Write(context.Background(), batch(1, 0)); !errors.Is(err, sink.ErrClosed) {
+			if err := s.Write(context.Background(), sinktest.Events(1, 0)); !errors.Is(err, sink.ErrClosed) {
 				t.Errorf("Write after Close = %v, want ErrClosed", err)
 			}
 			if err := s.Close(context.Background()); err != nil {
@@ -132,7 +120,7 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 10; i < 21; i++ { // 11 events, 3 per file: 10-12 13-15 16-18 19-20
-		if err := s.Write(context.Background(), batch(1, i)); err != nil {
+		if err := s.Write(context.Background(), sinktest.Events(1, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,7 +143,7 @@ func TestRotation(t *testing.T) {
 		}
 	}
 	// A batch bigger than MaxBytes goes whole into a fresh file.
-	if err := s.Write(context.Background(), batch(5, 30)); err != nil {
+	if err := s.Write(context.Background(), sinktest.Events(5, 30)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(readLines(t, path)); n != 5 {
@@ -168,7 +156,7 @@ func TestRotationWithoutBackups(t *testing.T) {
 	lineLen := int64(len(eventLine(10)) + 1)
 	s := open(t, file.Config{Path: path, Format: sink.FormatEvent, Fsync: file.FsyncNever, MaxBytes: 2 * lineLen})
 	for i := 10; i < 15; i++ {
-		if err := s.Write(context.Background(), batch(1, i)); err != nil {
+		if err := s.Write(context.Background(), sinktest.Events(1, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -184,19 +172,19 @@ func TestReopenAfterExternalRename(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.log")
 	s := open(t, file.Config{Path: path, Format: sink.FormatEvent, Fsync: file.FsyncInterval})
 	ctx := context.Background()
-	if err := s.Write(ctx, batch(1, 1)); err != nil {
+	if err := s.Write(ctx, sinktest.Events(1, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(path, path+".1"); err != nil { // logrotate
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, batch(1, 2)); err != nil { // still the renamed file
+	if err := s.Write(ctx, sinktest.Events(1, 2)); err != nil { // still the renamed file
 		t.Fatal(err)
 	}
 	if err := s.Reopen(); err != nil { // SIGHUP
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, batch(1, 3)); err != nil {
+	if err := s.Write(ctx, sinktest.Events(1, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := strings.Join(readLines(t, path+".1"), ","), eventLine(1)+","+eventLine(2); got != want {
@@ -225,7 +213,7 @@ func TestUnwritablePathBlocksThenRecovers(t *testing.T) {
 		RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
 	defer f.Close(context.Background())
 	ctx := context.Background()
-	if err := f.Write(ctx, batch(1, 1)); err != nil {
+	if err := f.Write(ctx, sinktest.Events(1, 1)); err != nil {
 		t.Fatal(err)
 	}
 	// Break the path: the directory becomes a regular file, then SIGHUP.
@@ -239,7 +227,7 @@ func TestUnwritablePathBlocksThenRecovers(t *testing.T) {
 		t.Fatal("Reopen succeeded on an unwritable path")
 	}
 	done := make(chan error, 1)
-	go func() { done <- f.Write(ctx, batch(1, 2)) }()
+	go func() { done <- f.Write(ctx, sinktest.Events(1, 2)) }()
 	waitFor(t, "sink not ready", func() bool { return len(h.NotReady()) == 1 })
 	if nr := h.NotReady()[0]; !strings.Contains(nr, "sink file: open file sink:") {
 		t.Errorf("reason = %q", nr)
@@ -290,15 +278,7 @@ func BenchmarkFileWrite(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer s.Close(context.Background())
-				events := batch(n, 0)
-				ctx := context.Background()
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := s.Write(ctx, events); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+				sinktest.BenchWrite(b, s, n)
 			})
 		}
 	}

@@ -16,23 +16,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamd/streamd/sink"
+	"github.com/streamd/streamd/sink/sinktest"
 	"github.com/streamd/streamd/sink/stdout"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func batch(n, offset int) []*sink.Event {
-	out := make([]*sink.Event, n)
-	for i := range out {
-		id := offset + i
-		out[i] = &sink.Event{
-			MessageID: fmt.Sprintf("m%d", id), Topic: "persistent://t/ns/all", PublishTime: "2024-01-01T00:00:00Z",
-			Properties: []byte(`{}`), EventType: "InteractionCreated",
-			Payload: fmt.Appendf(nil, `{"eventType":"InteractionCreated","id":%d}`, id),
-		}
-	}
-	return out
-}
 
 // countWriter counts Write calls.
 type countWriter struct {
@@ -46,7 +34,7 @@ func TestWriteFormatsOneCallPerBatch(t *testing.T) {
 	for _, f := range []sink.Format{sink.FormatEnvelope, sink.FormatEvent} {
 		var w countWriter
 		s := stdout.New(&w, f)
-		b := batch(3, 0)
+		b := sinktest.Events(3, 0)
 		if err := s.Write(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +71,7 @@ func TestConcurrentBatchesDoNotInterleave(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 25 {
-				if err := s.Write(context.Background(), batch(10, (g*25+i)*10)); err != nil {
+				if err := s.Write(context.Background(), sinktest.Events(10, (g*25+i)*10)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -127,7 +115,7 @@ func (t *tearWriter) Write(p []byte) (int, error) {
 func TestTornWriteStartsNewLine(t *testing.T) {
 	var w tearWriter
 	s := stdout.New(&w, sink.FormatEvent)
-	b := batch(3, 0)
+	b := sinktest.Events(3, 0)
 	if err := s.Write(context.Background(), b); err == nil || !strings.Contains(err.Error(), "write stdout: broken pipe") {
 		t.Fatalf("err = %v", err)
 	}
@@ -151,12 +139,12 @@ func TestCancelledAndClosed(t *testing.T) {
 	s := stdout.New(&w, sink.FormatEvent)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Write(ctx, batch(1, 0)); !errors.Is(err, context.Canceled) {
+	if err := s.Write(ctx, sinktest.Events(1, 0)); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want canceled", err)
 	}
 	s.Close(context.Background())
 	s.Close(context.Background())
-	if err := s.Write(context.Background(), batch(1, 0)); !errors.Is(err, sink.ErrClosed) {
+	if err := s.Write(context.Background(), sinktest.Events(1, 0)); !errors.Is(err, sink.ErrClosed) {
 		t.Errorf("err = %v, want ErrClosed", err)
 	}
 	if w.Len() != 0 {
@@ -167,16 +155,7 @@ func TestCancelledAndClosed(t *testing.T) {
 func BenchmarkStdoutWrite(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			s := stdout.New(io.Discard, sink.FormatEnvelope)
-			events := batch(n, 0)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := s.Write(ctx, events); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+			sinktest.BenchWrite(b, stdout.New(io.Discard, sink.FormatEnvelope), n)
 		})
 	}
 }
