@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -113,7 +114,9 @@ func TestChaosReader(t *testing.T) {
 			break
 		}
 		if rec.WaitCount(ctx, rec.Count()+1) != nil {
-			t.Fatalf("delivered %d events, the last not among them", rec.Count())
+			got, dups := dedup(rec.IDs())
+			t.Fatalf("delivered %d events (%d distinct, %d duplicates), the last published not among them; %s",
+				rec.Count(), len(got), dups, diffIDs(got, res.ids))
 		}
 	}
 	elapsed := time.Since(start)
@@ -249,4 +252,23 @@ func TestConsumerSurvivesBusySubscription(t *testing.T) {
 			t.Error("a busy subscription was logged at error level; it is transient")
 		}
 	})
+}
+
+// diffIDs describes how got differs from want: the first position where they
+// differ and how many of want are missing.
+func diffIDs(got, want []string) string {
+	have := make(map[string]bool, len(got))
+	for _, id := range got {
+		have[id] = true
+	}
+	missing, first := 0, -1
+	for i, id := range want {
+		if !have[id] {
+			missing++
+		}
+		if first < 0 && (i >= len(got) || got[i] != id) {
+			first = i
+		}
+	}
+	return fmt.Sprintf("%d of %d published ids missing, first difference at index %d", missing, len(want), first)
 }
