@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,65 +15,87 @@ import (
 	natssink "github.com/streamd/streamd/sink/nats"
 )
 
+// errCheckFailed is `streamd check` finding a problem (already printed).
+var errCheckFailed = errors.New("check failed")
+
 // check validates the configuration, performs one handshake per topic and
-// probes each sink, printing a report. It exits 0 only if everything passed.
-func (m *Main) check(ctx context.Context) int {
+// probes each sink, printing a report. It fails if anything did.
+func (m *Main) check(ctx context.Context, _ []string, _ <-chan os.Signal) error {
 	c, err := loadConfig(m.Getenv, nil)
 	if err != nil {
-		return m.configFailed(err)
+		return err
 	}
-	w := m.Stdout
-	ok := true
-	mark := func(good bool) string {
-		if good {
-			return "ok  "
-		}
-		ok = false
-		return "FAIL"
-	}
-	fmt.Fprintf(w, "configuration  ok    tenant %s, %s mode, %s auth, credential: %s\n", c.Tenant, c.Mode, c.Auth, c.credKind)
+	r := &report{w: m.Stdout, ok: true}
+	fmt.Fprintf(r.w, "configuration  ok    tenant %s, %s mode, %s auth, credential: %s\n", c.Tenant, c.Mode, c.Auth, c.credKind)
 	for _, ref := range c.topics {
-		cc := c.consumerConfig(ref)
-		start := "latest"
-		u, _ := cc.URL(start)
-		shown := *u
-		q := shown.Query()
-		if q.Has("x-api-key") {
-			q.Set("x-api-key", "REDACTED")
-			shown.RawQuery = q.Encode()
-		}
-		began := time.Now()
-		conn, err := consumer.Dial(ctx, cc, start)
-		if err == nil {
-			_ = conn.Close(websocket.StatusNormalClosure, "")
-			fmt.Fprintf(w, "topic %-8s %s  %s: handshake 101 in %s\n", ref, mark(true), shown.String(), time.Since(began).Round(time.Millisecond))
-			continue
-		}
-		fmt.Fprintf(w, "topic %-8s %s  %s: %v\n", ref, mark(false), shown.String(), err)
-		if hint := consumer.Hint(err); hint != "" {
-			fmt.Fprintf(w, "               hint: %s\n", hint)
-		}
+		r.topic(ctx, c, ref)
 	}
 	for _, name := range c.Sinks {
-		switch name {
-		case "stdout":
-			fmt.Fprintf(w, "sink stdout    %s\n", mark(true))
-		case "file":
-			err := probeDir(filepath.Dir(c.FilePath))
-			fmt.Fprintf(w, "sink file      %s  %s%s\n", mark(err == nil), c.FilePath, errSuffix(err))
-		case "nats":
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := probeNATS(pctx, c)
-			cancel()
-			fmt.Fprintf(w, "sink nats      %s  %s%s\n", mark(err == nil), c.NATSURL, errSuffix(err))
-		}
+		r.sink(ctx, c, name)
 	}
 	err = probeDir(c.StateDir)
-	fmt.Fprintf(w, "state dir      %s  %s%s\n", mark(err == nil), c.StateDir, errSuffix(err))
-	if !ok {
-		return exitFail
+	fmt.Fprintf(r.w, "state dir      %s  %s%s\n", r.mark(err == nil), c.StateDir, errSuffix(err))
+	if !r.ok {
+		return reported(errCheckFailed)
 	}
-	return exitOK
+	return nil
+}
+
+// report is the output of `streamd check`.
+type report struct {
+	w  io.Writer
+	ok bool // nothing failed so far
+}
+
+// mark is the status column of a line.
+func (r *report) mark(good bool) string {
+	if good {
+		return "ok  "
+	}
+	r.ok = false
+	return "FAIL"
+}
+
+// topic does one handshake with the topic and reports it, the URL shown
+// without the credential.
+func (r *report) topic(ctx context.Context, c *Config, ref topicRef) {
+	cc := c.consumerConfig(ref)
+	const start = "latest"
+	u, _ := cc.URL(start)
+	shown := *u
+	q := shown.Query()
+	if q.Has("x-api-key") {
+		q.Set("x-api-key", "REDACTED")
+		shown.RawQuery = q.Encode()
+	}
+
+	began := time.Now()
+	conn, err := consumer.Dial(ctx, cc, start)
+	if err == nil {
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+		fmt.Fprintf(r.w, "topic %-8s %s  %s: handshake 101 in %s\n", ref, r.mark(true), shown.String(), time.Since(began).Round(time.Millisecond))
+		return
+	}
+	fmt.Fprintf(r.w, "topic %-8s %s  %s: %v\n", ref, r.mark(false), shown.String(), err)
+	if hint := consumer.Hint(err); hint != "" {
+		fmt.Fprintf(r.w, "               hint: %s\n", hint)
+	}
+}
+
+// sink probes one sink and reports it.
+func (r *report) sink(ctx context.Context, c *Config, name string) {
+	switch name {
+	case "stdout":
+		fmt.Fprintf(r.w, "sink stdout    %s\n", r.mark(true))
+	case "file":
+		err := probeDir(filepath.Dir(c.FilePath))
+		fmt.Fprintf(r.w, "sink file      %s  %s%s\n", r.mark(err == nil), c.FilePath, errSuffix(err))
+	case "nats":
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := probeNATS(pctx, c)
+		cancel()
+		fmt.Fprintf(r.w, "sink nats      %s  %s%s\n", r.mark(err == nil), c.NATSURL, errSuffix(err))
+	}
 }
 
 func errSuffix(err error) string {

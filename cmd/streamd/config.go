@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
-
-	"github.com/streamd/streamd/sink"
 )
 
 // Config is streamd's configuration, read from STREAMD_* environment
@@ -76,12 +74,7 @@ type Config struct {
 	EmulatorAddr string  `envconfig:"EMULATOR_ADDR" default:"127.0.0.1:8765" desc:"emulate: listen address of the emulator"`
 	EmulatorRate float64 `envconfig:"EMULATOR_RATE" default:"5" desc:"demo/emulate: generated events per second"`
 
-	// Derived by validate.
-	endpoint string
-	apiKey   string
-	credKind string
-	topics   []topicRef
-	format   sink.Format
+	derived // set by loadConfig from validate's result
 }
 
 type topicRef struct{ namespace, topic string }
@@ -119,9 +112,12 @@ func loadConfig(getenv func(string) string, override func(*Config)) (*Config, er
 		}
 		return nil, &configError{msg: "invalid configuration: " + err.Error()}
 	}
-	if err := c.validate(getenv); err != nil {
+	d, err := c.validate(getenv)
+	if err != nil {
 		return nil, err
 	}
+	c.derived = d
+	c.fillDefaults(getenv)
 	return &c, nil
 }
 
@@ -130,9 +126,12 @@ func isSecret(key string) bool {
 }
 
 var regions = map[string]string{
-	"UK3": "wss://pulsar-ws-euw2.8x8.com", "EUW2": "wss://pulsar-ws-euw2.8x8.com",
-	"US1": "wss://pulsar-ws-use1.8x8.com", "USE1": "wss://pulsar-ws-use1.8x8.com",
-	"US2": "wss://pulsar-ws-usw2.8x8.com", "USW2": "wss://pulsar-ws-usw2.8x8.com",
+	"UK3":  "wss://pulsar-ws-euw2.8x8.com",
+	"EUW2": "wss://pulsar-ws-euw2.8x8.com",
+	"US1":  "wss://pulsar-ws-use1.8x8.com",
+	"USE1": "wss://pulsar-ws-use1.8x8.com",
+	"US2":  "wss://pulsar-ws-usw2.8x8.com",
+	"USW2": "wss://pulsar-ws-usw2.8x8.com",
 }
 
 // envVars lists every variable with its default and description, in order.

@@ -115,7 +115,7 @@ func TestBadConfigExits78(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	m := &Main{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
-	if code := m.Run(context.Background(), []string{"frobnicate"}, nil); code != exitUsage {
+	if code := m.exitStatus(m.Run(context.Background(), []string{"frobnicate"}, nil)); code != exitUsage {
 		t.Fatalf("exit %d, want %d", code, exitUsage)
 	}
 	if out.Len() != 0 || !strings.Contains(errb.String(), `unknown command "frobnicate"`) {
@@ -131,7 +131,7 @@ var exampleVar = regexp.MustCompile(`^#?\s*(STREAMD_[A-Z0-9_]+)=(.*)$`)
 func TestHelpAndExampleListEveryVariable(t *testing.T) {
 	var out bytes.Buffer
 	m := &Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
-	if code := m.Run(context.Background(), []string{"help"}, nil); code != exitOK {
+	if code := m.exitStatus(m.Run(context.Background(), []string{"help"}, nil)); code != exitOK {
 		t.Fatalf("help exit %d", code)
 	}
 	help := out.String()

@@ -20,15 +20,14 @@ const demoKey = "eght_demo_key_not_a_secret"
 
 // demo starts the emulator on loopback and runs the real pipeline against
 // it: the same code path as `streamd run`, no 8x8 account needed.
-func (m *Main) demo(ctx context.Context, signals <-chan os.Signal) int {
+func (m *Main) demo(ctx context.Context, _ []string, signals <-chan os.Signal) error {
 	var ec emulatorConfig
 	if err := envconfig.Process("streamd", &ec); err != nil {
-		return m.configFailed(&configError{msg: "invalid configuration: " + err.Error()})
+		return &configError{msg: "invalid configuration: " + err.Error()}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fmt.Fprintln(m.Stderr, "streamd: start emulator:", err)
-		return exitFail
+		return fmt.Errorf("start emulator: %w", err)
 	}
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -43,11 +42,10 @@ func (m *Main) demo(ctx context.Context, signals <-chan os.Signal) int {
 	}
 	state, err := os.MkdirTemp("", "streamd-demo-")
 	if err != nil {
-		fmt.Fprintln(m.Stderr, "streamd: demo state dir:", err)
-		return exitFail
+		return fmt.Errorf("demo state dir: %w", err)
 	}
 	defer os.RemoveAll(state)
-	return m.daemon(ctx, signals, func(c *Config) {
+	return m.runDaemon(ctx, signals, func(c *Config) {
 		c.Endpoint, c.Region = "ws://"+ln.Addr().String(), ""
 		c.Tenant, c.APIKey, c.APIKeyFile = "demo", demoKey, ""
 		c.Start = "earliest"
@@ -69,18 +67,18 @@ type emulatorConfig struct {
 }
 
 // emulate runs the emulator alone until SIGTERM/SIGINT.
-func (m *Main) emulate(ctx context.Context, signals <-chan os.Signal) int {
+func (m *Main) emulate(ctx context.Context, _ []string, signals <-chan os.Signal) error {
 	var ec emulatorConfig
 	if err := envconfig.Process("streamd", &ec); err != nil {
-		return m.configFailed(&configError{msg: "invalid configuration: " + err.Error()})
+		return &configError{msg: "invalid configuration: " + err.Error()}
 	}
 	if ec.Rate < 0 {
-		return m.configFailed(badVar("EMULATOR_RATE", fmt.Sprint(ec.Rate), "must not be negative"))
+		return badVar("EMULATOR_RATE", fmt.Sprint(ec.Rate), "must not be negative")
 	}
 	log := newLogger(m.Stderr, ec.LogFmt, ec.LogLevel)
 	ln, err := net.Listen("tcp", ec.Addr)
 	if err != nil {
-		return m.configFailed(badVar("EMULATOR_ADDR", ec.Addr, "cannot listen: "+err.Error()))
+		return badVar("EMULATOR_ADDR", ec.Addr, "cannot listen: "+err.Error())
 	}
 	var keys []string
 	if ec.APIKey != "" {
@@ -90,7 +88,7 @@ func (m *Main) emulate(ctx context.Context, signals <-chan os.Signal) int {
 	_, done := startEmulator(ectx, ln, ec.Tenant, keys, ec.Rate)
 	log.Info("emulating 8x8's event streaming proxy",
 		"url", fmt.Sprintf("ws://%s/ws/v2/reader/persistent/%s/event-v1/all", ln.Addr(), ec.Tenant),
-		"tenant", ec.Tenant, "rate", ec.Rate, "anyKey", len(keys) == 0)
+		"tenant", ec.Tenant, "rate", ec.Rate, "any_key", len(keys) == 0)
 	for sig := range signals {
 		if sig != syscall.SIGHUP {
 			break
@@ -98,16 +96,19 @@ func (m *Main) emulate(ctx context.Context, signals <-chan os.Signal) int {
 	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("emulator", "err", err)
-		return exitFail
+		log.Error("emulator", "error", err)
+		return reported(fmt.Errorf("run emulator: %w", err))
 	}
-	return exitOK
+	return nil
 }
 
 // startEmulator serves an emulator on ln and publishes generated events at
 // rate per second until ctx is done; done yields Serve's result.
 func startEmulator(ctx context.Context, ln net.Listener, tenant string, keys []string, rate float64) (*pulsartest.Server, <-chan error) {
-	emu := pulsartest.New(pulsartest.Config{Keys: keys, Logger: slog.New(slog.DiscardHandler)})
+	emu := pulsartest.New(pulsartest.Config{
+		Keys:   keys,
+		Logger: slog.New(slog.DiscardHandler),
+	})
 	done := make(chan error, 1)
 	go func() {
 		var produced chan struct{}

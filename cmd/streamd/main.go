@@ -5,21 +5,104 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/streamd/streamd/consumer"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 2
+	exitConfig = 78 // EX_CONFIG: systemd's RestartPreventExitStatus
+)
+
 func main() {
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	os.Exit(m.Run(context.Background(), os.Args[1:], signalChannel()))
+	m := &Main{
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		Getenv: os.Getenv,
+	}
+	err := m.Run(context.Background(), os.Args[1:], signalChannel())
+	os.Exit(m.exitStatus(err))
 }
 
 func signalChannel() <-chan os.Signal {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	return ch
+}
+
+// exitStatus reports err on Stderr, unless it was reported already (and
+// after a *usageError, the usage), and returns its exit status.
+func (m *Main) exitStatus(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var re *reportedError
+	if !errors.As(err, &re) {
+		fmt.Fprintln(m.Stderr, "streamd:", err)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) && ue.usage != nil {
+		fmt.Fprintln(m.Stderr)
+		ue.usage(m.Stderr)
+	}
+	return exitCode(err)
+}
+
+// exitCode maps what Main.Run returned to the exit status, in one place:
+//
+//	nil                                      0
+//	*usageError                              2
+//	*configError or consumer.ErrCheckpoint  78
+//	anything else                            1
+func exitCode(err error) int {
+	var (
+		ue *usageError
+		ce *configError
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &ce), errors.Is(err, consumer.ErrCheckpoint):
+		return exitConfig
+	}
+	return exitFail
+}
+
+// usageError is a command line streamd does not understand: exit status 2,
+// with usage printed after the message.
+type usageError struct {
+	msg   string
+	usage func(io.Writer)
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+// reportedError is a failure already reported (logged, or printed in a
+// report): exitStatus only maps it to a status.
+type reportedError struct{ err error }
+
+func (e *reportedError) Error() string { return e.err.Error() }
+
+func (e *reportedError) Unwrap() error { return e.err }
+
+// reported marks err as reported; nil stays nil.
+func reported(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &reportedError{err: err}
 }

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 
-	"github.com/streamd/streamd/internal/health"
-	"github.com/streamd/streamd/internal/metrics"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
 	natssink "github.com/streamd/streamd/sink/nats"
@@ -23,55 +20,101 @@ type outputs struct {
 	nats   *natssink.Sink // for `check`; nil without the nats sink
 }
 
-// openSinks opens every configured sink. On error the ones already opened
-// are closed.
-func openSinks(ctx context.Context, c *Config, out io.Writer, log *slog.Logger, m *metrics.Metrics, h *health.State) (*outputs, error) {
+// openSinks opens every configured sink, writing the stdout sink to
+// out. On error the ones already opened are closed.
+func (d *daemon) openSinks(out io.Writer) (*outputs, error) {
 	var (
 		o       outputs
 		targets []sink.Target
 	)
 	fail := func(err error) (*outputs, error) {
 		for _, t := range targets {
-			_ = t.Sink.Close(ctx)
+			_ = t.Sink.Close(d.abortCtx)
 		}
 		return nil, err
 	}
-	for _, name := range c.Sinks {
-		switch name {
-		case "stdout":
-			targets = append(targets, sink.Target{Name: name, Sink: stdout.New(out, c.format), Events: c.StdoutEvents})
-		case "file":
-			fs, err := file.Open(file.Config{
-				Path: c.FilePath, Format: c.format, Fsync: c.FileFsync, FsyncInterval: c.FileFsyncInterval,
-				MaxBytes: c.FileMaxBytes, MaxBackups: c.FileMaxBackups, Logger: log.With("sink", "file"),
-			})
-			if err != nil {
-				return fail(fmt.Errorf("open file sink (STREAMD_FILE_PATH): %w", err))
-			}
-			o.file = fs
-			targets = append(targets, sink.Target{Name: name, Sink: fs, Events: c.FileEvents})
-		case "nats":
-			ns, err := natssink.Open(ctx, c.natsConfig(log))
-			if err != nil {
-				return fail(fmt.Errorf("open nats sink: %w", err))
-			}
-			o.nats = ns
-			targets = append(targets, sink.Target{Name: name, Sink: ns, Events: c.NATSEvents})
-		default:
-			return fail(errors.New("unknown sink " + name))
+	for _, name := range d.cfg.Sinks {
+		t, err := d.openSink(name, out, &o)
+		if err != nil {
+			return fail(err)
 		}
+		targets = append(targets, t)
 	}
-	o.fanout = sink.NewFanout(sink.FanoutConfig{Targets: targets, Metrics: m, Health: h, Logger: log})
+	o.fanout = sink.NewFanout(sink.FanoutConfig{
+		Targets: targets,
+		Metrics: d.met,
+		Health:  d.health,
+		Logger:  d.log,
+	})
 	return &o, nil
+}
+
+// openSink opens the sink called name, recording it in o when o has a field
+// for it.
+func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, error) {
+	c := d.cfg
+	switch name {
+	case "stdout":
+		return sink.Target{
+			Name:   name,
+			Sink:   stdout.New(out, c.format),
+			Events: c.StdoutEvents,
+		}, nil
+	case "file":
+		fs, err := file.Open(c.fileConfig(d.log))
+		if err != nil {
+			return sink.Target{}, fmt.Errorf("open file sink (STREAMD_FILE_PATH): %w", err)
+		}
+		o.file = fs
+		return sink.Target{
+			Name:   name,
+			Sink:   fs,
+			Events: c.FileEvents,
+		}, nil
+	case "nats":
+		ns, err := natssink.Open(d.abortCtx, c.natsConfig(d.log))
+		if err != nil {
+			return sink.Target{}, fmt.Errorf("open nats sink: %w", err)
+		}
+		o.nats = ns
+		return sink.Target{
+			Name:   name,
+			Sink:   ns,
+			Events: c.NATSEvents,
+		}, nil
+	}
+	return sink.Target{}, errors.New("unknown sink " + name)
+}
+
+func (c *Config) fileConfig(log *slog.Logger) file.Config {
+	return file.Config{
+		Path:          c.FilePath,
+		Format:        c.format,
+		Fsync:         c.FileFsync,
+		FsyncInterval: c.FileFsyncInterval,
+		MaxBytes:      c.FileMaxBytes,
+		MaxBackups:    c.FileMaxBackups,
+		Logger:        log.With("sink", "file"),
+	}
 }
 
 func (c *Config) natsConfig(log *slog.Logger) natssink.Config {
 	return natssink.Config{
-		URL: c.NATSURL, Subject: c.NATSSubject,
-		CredsFile: c.NATSCredsFile, NKeySeedFile: c.NATSNKeySeedFile,
-		User: c.NATSUser, Password: c.NATSPassword, Token: c.NATSToken,
-		TLSCAFile: c.NATSTLSCAFile, TLSCertFile: c.NATSTLSCertFile, TLSKeyFile: c.NATSTLSKeyFile,
-		JetStream: c.NATSJetStream, Stream: c.NATSStream, DuplicateWindow: c.NATSDuplicateWindow,
-		MaxInflight: c.NATSMaxInflight, Name: "streamd", Logger: log.With("sink", "nats"),
+		URL:             c.NATSURL,
+		Subject:         c.NATSSubject,
+		CredsFile:       c.NATSCredsFile,
+		NKeySeedFile:    c.NATSNKeySeedFile,
+		User:            c.NATSUser,
+		Password:        c.NATSPassword,
+		Token:           c.NATSToken,
+		TLSCAFile:       c.NATSTLSCAFile,
+		TLSCertFile:     c.NATSTLSCertFile,
+		TLSKeyFile:      c.NATSTLSKeyFile,
+		JetStream:       c.NATSJetStream,
+		Stream:          c.NATSStream,
+		DuplicateWindow: c.NATSDuplicateWindow,
+		MaxInflight:     c.NATSMaxInflight,
+		Name:            "streamd",
+		Logger:          log.With("sink", "nats"),
 	}
 }

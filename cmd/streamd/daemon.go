@@ -1,0 +1,337 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/checkpoint"
+	"github.com/streamd/streamd/internal/deadletter"
+	"github.com/streamd/streamd/internal/health"
+	"github.com/streamd/streamd/internal/httpserver"
+	"github.com/streamd/streamd/internal/metrics"
+	"github.com/streamd/streamd/internal/sdnotify"
+	"github.com/streamd/streamd/reconnect"
+)
+
+// closeTimeout bounds how long Close waits for the sinks to flush.
+const closeTimeout = 10 * time.Second
+
+// errAborted is a stop that abandoned in-flight events unacked.
+var errAborted = errors.New("stopped without acking unfinished events")
+
+// daemon is `streamd run`: newDaemon opens every part in order, Run streams
+// until a signal or a failure stops it, and Close releases the parts in
+// reverse order.
+//
+// There are two ways to stop. drain is the graceful one: topics stop
+// reading, finish in-flight events in the sinks, ack and checkpoint them.
+// abort is the hard one: in-flight events are abandoned unacked (they come
+// again after a restart). A first SIGTERM/SIGINT drains; a second one, or
+// SHUTDOWN_TIMEOUT passing while draining, aborts.
+type daemon struct {
+	cfg    *Config
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	met    *metrics.Metrics
+	health *health.State
+	notify *sdnotify.Notifier
+
+	store  *checkpoint.Store
+	dl     *deadletter.Writer
+	outs   *outputs
+	topics []*consumer.Topic
+
+	abortCtx    context.Context // done once in-flight events may be abandoned
+	cancelAbort context.CancelFunc
+	drainCtx    context.Context // done once topics should stop gracefully
+	cancelDrain context.CancelFunc
+
+	stopHTTP  context.CancelFunc
+	httpDone  chan error // Serve's result; nil without the HTTP listener
+	results   chan error // one per topic
+	deadline  <-chan time.Time
+	readyOnce sync.Once
+	err       error // why Run fails; nil for a clean stop
+}
+
+// newDaemon opens the checkpoint store, the dead-letter file, the sinks and
+// the HTTP listener, and prepares one consumer.Topic per topic. On error
+// what was opened is closed again.
+func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) (_ *daemon, err error) {
+	d := &daemon{
+		cfg:    c,
+		log:    log,
+		reg:    prometheus.NewRegistry(),
+		health: health.New(),
+		notify: sdnotify.New(),
+	}
+	d.met = metrics.New(d.reg)
+	d.abortCtx, d.cancelAbort = context.WithCancel(ctx)
+	d.drainCtx, d.cancelDrain = context.WithCancel(d.abortCtx)
+	defer func() {
+		if err != nil {
+			_ = d.Close()
+		}
+	}()
+
+	d.store, err = checkpoint.Open(filepath.Join(c.StateDir, "checkpoints"))
+	if err != nil {
+		return nil, badVar("STATE_DIR", c.StateDir, "cannot use it: "+err.Error())
+	}
+	d.dl, err = deadletter.Open(c.DeadLetterPath)
+	if err != nil {
+		return nil, badVar("DEAD_LETTER_PATH", c.DeadLetterPath, "cannot open it: "+err.Error())
+	}
+	d.outs, err = d.openSinks(stdout)
+	if err != nil {
+		log.Error("cannot open sinks", "error", err)
+		return nil, reported(err)
+	}
+	if err := d.listen(); err != nil {
+		return nil, err
+	}
+
+	for _, ref := range c.topics {
+		d.topics = append(d.topics, consumer.NewTopic(c.consumerConfig(ref), d.topicOptions()))
+		d.health.Set("topic "+ref.String(), false, "connecting")
+	}
+	return d, nil
+}
+
+// listen starts the metrics and health listener unless HTTP_ADDR is empty.
+func (d *daemon) listen() error {
+	if d.cfg.HTTPAddr == "" {
+		return nil
+	}
+	srv := httpserver.New(d.cfg.HTTPAddr, d.reg, d.health, d.log)
+	ctx, cancel := context.WithCancel(d.abortCtx)
+	if err := srv.Listen(ctx); err != nil {
+		cancel()
+		return badVar("HTTP_ADDR", d.cfg.HTTPAddr, "cannot listen: "+err.Error())
+	}
+	d.stopHTTP = cancel
+	d.httpDone = make(chan error, 1)
+	go func() { d.httpDone <- srv.Run(ctx) }()
+	d.log.Info("serving metrics and health", "addr", srv.Addr())
+	return nil
+}
+
+func (d *daemon) topicOptions() consumer.Options {
+	c := d.cfg
+	return consumer.Options{
+		Sink:               d.outs.fanout,
+		DeadLetter:         d.dl,
+		Checkpoints:        d.store,
+		CheckpointEvery:    c.CheckpointEvery,
+		CheckpointInterval: c.CheckpointPeriod,
+		Start:              c.Start,
+		Policy: reconnect.Policy{
+			Min: c.ReconnectMin,
+			Max: c.ReconnectMax,
+		},
+		Metrics:   d.met,
+		Health:    d.health,
+		Logger:    d.log,
+		OnConnect: d.onConnect,
+	}
+}
+
+// onConnect tells systemd the daemon is ready after the first handshake.
+func (d *daemon) onConnect() {
+	d.readyOnce.Do(func() {
+		_ = d.notify.Ready()
+		d.log.Info("ready: first handshake succeeded")
+	})
+}
+
+// Run streams every topic until all of them have stopped: after a drain or
+// abort triggered by signals, or after a topic failed. It returns nil after
+// a clean drain, else an error already logged.
+func (d *daemon) Run(signals <-chan os.Signal) error {
+	d.results = make(chan error, len(d.topics))
+	for _, t := range d.topics {
+		go func() { d.results <- t.Run(d.drainCtx, d.abortCtx) }()
+	}
+	c := d.cfg
+	d.log.Info("streamd started", "version", version, "endpoint", c.endpoint, "tenant", c.Tenant,
+		"mode", c.Mode, "topics", len(d.topics), "sinks", c.Sinks, "credential", c.credKind, "stateDir", c.StateDir)
+
+	tick := time.NewTicker(d.beatPeriod())
+	defer tick.Stop()
+	for running := len(d.topics); running > 0; {
+		select {
+		case sig := <-signals:
+			d.onSignal(sig)
+		case <-d.deadline:
+			d.deadline = nil
+			d.abort("shutdown timeout passed: exiting without acking unfinished events", "timeout", c.ShutdownTimeout.String())
+		case err := <-d.results:
+			running--
+			d.onTopicDone(err)
+		case <-tick.C:
+			d.tick()
+		}
+	}
+	return reported(d.err)
+}
+
+// beatPeriod is how often tick runs: often enough for the systemd watchdog
+// and the checkpoint interval, at least every 5s.
+func (d *daemon) beatPeriod() time.Duration {
+	beat := 5 * time.Second
+	if wd, ok := sdnotify.WatchdogInterval(); ok && wd < beat {
+		beat = wd
+	}
+	return min(beat, d.cfg.CheckpointPeriod)
+}
+
+// onSignal reopens the file sink on SIGHUP; SIGTERM/SIGINT drains, and a
+// second one aborts.
+func (d *daemon) onSignal(sig os.Signal) {
+	switch {
+	case sig == syscall.SIGHUP:
+		d.reopen()
+	case d.deadline != nil:
+		d.abort("second signal: exiting now without acking unfinished events")
+	default:
+		d.drain(sig.String())
+	}
+}
+
+func (d *daemon) reopen() {
+	if d.outs.file == nil {
+		return
+	}
+	if err := d.outs.file.Reopen(); err != nil {
+		d.log.Error("reopen file sink", "error", err)
+		return
+	}
+	d.log.Info("reopened file sink")
+}
+
+// drain starts the graceful stop, bounded by SHUTDOWN_TIMEOUT. Only the
+// first call has an effect.
+func (d *daemon) drain(reason string) {
+	if d.deadline != nil || d.drainCtx.Err() != nil {
+		return
+	}
+	_ = d.notify.Stopping()
+	d.log.Info("stopping: finishing in-flight events", "reason", reason, "timeout", d.cfg.ShutdownTimeout.String())
+	d.cancelDrain()
+	d.deadline = time.After(d.cfg.ShutdownTimeout)
+}
+
+// abort stops at once, abandoning in-flight events unacked; msg and args
+// say why.
+func (d *daemon) abort(msg string, args ...any) {
+	d.log.Error(msg, args...)
+	d.fail(errAborted)
+	d.cancelAbort()
+}
+
+// onTopicDone handles a topic's Run returning: a failure drains the rest.
+func (d *daemon) onTopicDone(err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	d.log.Error("topic stopped", "error", err)
+	d.fail(err)
+	d.drain("a topic failed")
+}
+
+// fail records why Run fails: the first failure, unless a later one is an
+// unusable checkpoint, which needs the operator (exit 78).
+func (d *daemon) fail(err error) {
+	if d.err == nil || errors.Is(err, consumer.ErrCheckpoint) {
+		d.err = err
+	}
+}
+
+// tick beats the watchdog while the main loop makes progress, updates the
+// status line and flushes checkpoints of idle topics.
+func (d *daemon) tick() {
+	d.health.Beat()
+	_ = d.notify.Watchdog()
+	_ = d.notify.Status(statusLine(d.topics, d.health))
+	for _, t := range d.topics {
+		if err := t.FlushCheckpoint(); err != nil {
+			d.log.Error("cannot write checkpoint", "topic", t.Name(), "error", err)
+		}
+	}
+}
+
+// Close releases what newDaemon opened, in reverse order: the HTTP
+// listener, the sinks, the dead-letter file. It returns the sinks' close
+// error (events they had not made durable may be lost) and logs the others.
+func (d *daemon) Close() error {
+	if d.httpDone != nil {
+		d.stopHTTP()
+		if err := <-d.httpDone; err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("closing the HTTP listener", "error", err)
+		}
+	}
+
+	var err error
+	if d.outs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err = d.outs.fanout.Close(ctx); err != nil {
+			d.log.Error("closing sinks", "error", err)
+			err = reported(fmt.Errorf("close sinks: %w", err))
+		}
+	}
+
+	if d.dl != nil {
+		if derr := d.dl.Close(); derr != nil {
+			d.log.Error("closing dead-letter file", "error", derr)
+		}
+	}
+	d.cancelAbort()
+	return err
+}
+
+// statusLine is what `systemctl status` shows.
+func statusLine(topics []*consumer.Topic, hs *health.State) string {
+	up, acked := 0, int64(0)
+	for _, t := range topics {
+		if t.Connected() {
+			up++
+		}
+		acked += t.Acked()
+	}
+	s := fmt.Sprintf("connected %d/%d topics, %d events acked", up, len(topics), acked)
+	if bad := hs.NotReady(); len(bad) > 0 {
+		s += "; not ready: " + bad[0]
+	}
+	return s
+}
+
+func (c *Config) consumerConfig(ref topicRef) consumer.Config {
+	return consumer.Config{
+		Endpoint:          c.endpoint,
+		Tenant:            c.Tenant,
+		Namespace:         ref.namespace,
+		Topic:             ref.topic,
+		Mode:              consumer.Mode(c.Mode),
+		Subscription:      c.Subscription,
+		SubscriptionType:  c.SubscriptionType,
+		Auth:              consumer.AuthMode(c.Auth),
+		Credential:        c.apiKey,
+		ReceiverQueueSize: c.ReceiverQueueSize,
+		HandshakeTimeout:  c.HandshakeTimeout,
+		PingInterval:      c.PingInterval,
+		PingTimeout:       c.PingTimeout,
+		ReadLimit:         c.ReadLimit,
+	}
+}
