@@ -62,6 +62,7 @@ type daemon struct {
 	results   chan error // one per topic
 	deadline  <-chan time.Time
 	readyOnce sync.Once
+	status    status
 	err       error // why Run fails; nil for a clean stop
 }
 
@@ -165,8 +166,9 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 	}
 	c := d.cfg
 	d.log.Info("streamd started", "version", version, "endpoint", c.endpoint, "tenant", c.Tenant,
-		"mode", c.Mode, "topics", len(d.topics), "sinks", c.Sinks, "credential", c.credKind, "stateDir", c.StateDir)
+		"mode", c.Mode, "topics", len(d.topics), "sinks", c.Sinks, "credential", c.credKind, "state_dir", c.StateDir)
 
+	d.sendStatus(time.Now())
 	tick := time.NewTicker(d.beatPeriod())
 	defer tick.Stop()
 	for running := len(d.topics); running > 0; {
@@ -179,17 +181,18 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 		case err := <-d.results:
 			running--
 			d.onTopicDone(err)
-		case <-tick.C:
-			d.tick()
+		case now := <-tick.C:
+			d.tick(now)
 		}
 	}
 	return reported(d.err)
 }
 
 // beatPeriod is how often tick runs: often enough for the systemd watchdog
-// and the checkpoint interval, at least every 5s.
+// and the checkpoint interval, at least every second (which is also the
+// resolution of "last event N s ago").
 func (d *daemon) beatPeriod() time.Duration {
-	beat := 5 * time.Second
+	beat := time.Second
 	if wd, ok := sdnotify.WatchdogInterval(); ok && wd < beat {
 		beat = wd
 	}
@@ -259,11 +262,11 @@ func (d *daemon) fail(err error) {
 }
 
 // tick beats the watchdog while the main loop makes progress, updates the
-// status line and flushes checkpoints of idle topics.
-func (d *daemon) tick() {
+// status line every statusEvery and flushes checkpoints of idle topics.
+func (d *daemon) tick(now time.Time) {
 	d.health.Beat()
 	_ = d.notify.Watchdog()
-	_ = d.notify.Status(statusLine(d.topics, d.health))
+	d.observeStatus(now)
 	for _, t := range d.topics {
 		if err := t.FlushCheckpoint(); err != nil {
 			d.log.Error("cannot write checkpoint", "topic", t.Name(), "error", err)
@@ -299,22 +302,6 @@ func (d *daemon) Close() error {
 	}
 	d.cancelAbort()
 	return err
-}
-
-// statusLine is what `systemctl status` shows.
-func statusLine(topics []*consumer.Topic, hs *health.State) string {
-	up, acked := 0, int64(0)
-	for _, t := range topics {
-		if t.Connected() {
-			up++
-		}
-		acked += t.Acked()
-	}
-	s := fmt.Sprintf("connected %d/%d topics, %d events acked", up, len(topics), acked)
-	if bad := hs.NotReady(); len(bad) > 0 {
-		s += "; not ready: " + bad[0]
-	}
-	return s
 }
 
 func (c *Config) consumerConfig(ref topicRef) consumer.Config {

@@ -15,9 +15,26 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(level))
 	if format == "text" || format == "auto" && isTerminal(w) {
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: lvl, TimeFormat: time.TimeOnly, NoColor: format == "text" && !isTerminal(w)}))
+		return slog.New(tint.NewHandler(w, &tint.Options{
+			Level:      lvl,
+			TimeFormat: time.TimeOnly,
+			NoColor:    format == "text" && !isTerminal(w),
+		}))
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level:       lvl,
+		ReplaceAttr: durationString,
+	}))
+}
+
+// durationString writes durations as Go duration strings ("1.5s") rather
+// than slog's default for JSON, integer nanoseconds, which nobody reads
+// right in a log line.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 func isTerminal(w io.Writer) bool {

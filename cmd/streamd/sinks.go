@@ -53,37 +53,28 @@ func (d *daemon) openSinks(out io.Writer) (*outputs, error) {
 // for it.
 func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, error) {
 	c := d.cfg
+	t := sink.Target{Name: name}
 	switch name {
 	case "stdout":
-		return sink.Target{
-			Name:   name,
-			Sink:   stdout.New(out, c.format),
-			Events: c.StdoutEvents,
-		}, nil
+		t.Sink, t.Events = stdout.New(out, c.format), c.StdoutEvents
 	case "file":
 		fs, err := file.Open(c.fileConfig(d.log))
 		if err != nil {
-			return sink.Target{}, fmt.Errorf("open file sink (STREAMD_FILE_PATH): %w", err)
+			return t, fmt.Errorf("open file sink (STREAMD_FILE_PATH): %w", err)
 		}
 		o.file = fs
-		return sink.Target{
-			Name:   name,
-			Sink:   fs,
-			Events: c.FileEvents,
-		}, nil
+		t.Sink, t.Events = fs, c.FileEvents
 	case "nats":
 		ns, err := natssink.Open(d.abortCtx, c.natsConfig(d.log))
 		if err != nil {
-			return sink.Target{}, fmt.Errorf("open nats sink: %w", err)
+			return t, fmt.Errorf("open nats sink: %w", err)
 		}
 		o.nats = ns
-		return sink.Target{
-			Name:   name,
-			Sink:   ns,
-			Events: c.NATSEvents,
-		}, nil
+		t.Sink, t.Events = ns, c.NATSEvents
+	default:
+		return t, errors.New("unknown sink " + name)
 	}
-	return sink.Target{}, errors.New("unknown sink " + name)
+	return t, nil
 }
 
 func (c *Config) fileConfig(log *slog.Logger) file.Config {

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestJSONLogDurations: durations appear in JSON logs as Go duration
+// strings, also inside groups, not as integer nanoseconds.
+func TestJSONLogDurations(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, "json", "info")
+	log.Info("retrying", "retry_in", 1500*time.Millisecond, slog.Group("sink", "timeout", 30*time.Second))
+	var rec struct {
+		RetryIn any `json:"retry_in"`
+		Sink    struct {
+			Timeout any `json:"timeout"`
+		} `json:"sink"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, buf.String())
+	}
+	if rec.RetryIn != "1.5s" || rec.Sink.Timeout != "30s" {
+		t.Errorf("durations logged as %v and %v, want \"1.5s\" and \"30s\":\n%s", rec.RetryIn, rec.Sink.Timeout, buf.String())
+	}
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// TestLogKeys: every slog key written in this package is snake_case, and
+// errors go under "error" (never "err"). It reads the source: calls of
+// Debug, Info, Warn, Error (message first) and With whose key arguments
+// are string literals.
+func TestLogKeys(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			for _, key := range logKeys(n) {
+				checked++
+				if key == "err" || !snakeCase.MatchString(key) {
+					t.Errorf("%s: log key %q: want snake_case, and \"error\" for errors", fset.Position(n.Pos()), key)
+				}
+			}
+			return true
+		})
+	}
+	if checked < 10 {
+		t.Fatalf("found only %d log keys; is the scan broken?", checked)
+	}
+}
+
+// logKeys returns the literal keys of n if it is a slog call.
+func logKeys(n ast.Node) []string {
+	call, ok := n.(*ast.CallExpr)
+	if !ok {
+		return nil
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return nil
+	}
+	first := 1 // after the message
+	switch sel.Sel.Name {
+	case "Debug", "Info", "Warn", "Error":
+	case "With":
+		first = 0
+	default:
+		return nil
+	}
+	var keys []string
+	for i := first; i < len(call.Args); i += 2 {
+		lit, ok := call.Args[i].(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			break // an slog.Attr or a variable: pairs end here
+		}
+		key, err := strconv.Unquote(lit.Value)
+		if err == nil {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/health"
+)
+
+// TestStatusLine: the STATUS= line says how long ago the last event was
+// acked, and is due again only statusEvery after it was sent.
+func TestStatusLine(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	hs := health.New()
+	var s status
+	if !s.due(t0) {
+		t.Error("the first line is not due")
+	}
+	if got, want := s.line(t0, 0, 1, hs), "connected 0/1 topics, 0 events acked, no events yet"; got != want {
+		t.Errorf("before any event: %q, want %q", got, want)
+	}
+	s.sentAt = t0
+	s.observe(t0.Add(time.Second), 5)
+	s.observe(t0.Add(2*time.Second), 5) // nothing new: the last event stays at 1s
+	if got, want := s.line(t0.Add(4*time.Second), 1, 1, hs), "connected 1/1 topics, 5 events acked, last event 3s ago"; got != want {
+		t.Errorf("after events: %q, want %q", got, want)
+	}
+	if s.due(t0.Add(statusEvery - time.Millisecond)) {
+		t.Errorf("due again before %v", statusEvery)
+	}
+	if !s.due(t0.Add(statusEvery)) {
+		t.Errorf("not due after %v", statusEvery)
+	}
+	hs.Set("sink nats", false, "connecting")
+	if got := s.line(t0.Add(4*time.Second), 1, 1, hs); !strings.HasSuffix(got, "; not ready: sink nats: connecting") {
+		t.Errorf("a part not ready is not named: %q", got)
+	}
+}
+
+// TestSystemdStatusRate: under a NOTIFY_SOCKET, while events stream in
+// every few milliseconds, `systemctl status` gets "last event N s ago"
+// about every statusEvery, not per event or per watchdog ping.
+func TestSystemdStatusRate(t *testing.T) {
+	t.Parallel()
+	emu := pulsartest.Start(t, pulsartest.Config{})
+	sock := listenNotify(t)
+	out := filepath.Join(t.TempDir(), "events.jsonl")
+	pub := publish(t, emu, 100000, 5, 5*time.Millisecond)
+	p := start(t, streamEnv(t, emu, out,
+		"NOTIFY_SOCKET", sock.path,
+		"WATCHDOG_USEC", "200000",
+		"STREAMD_FILE_FSYNC", "never",
+	), "run")
+
+	lastEvent := regexp.MustCompile(`^STATUS=connected 1/1 topics, [1-9][0-9]* events acked, last event [0-9]+s ago$`)
+	waitFor(t, 20*time.Second, "a STATUS line with the last event", func() bool {
+		return sock.count(lastEvent.MatchString) > 0 || p.exited()
+	})
+	from, window := time.Now(), 3*statusEvery
+	statuses, pings := sock.count(lastEvent.MatchString), sock.count(isWatchdog)
+	waitFor(t, window+10*time.Second, "the window to pass", func() bool { return time.Since(from) >= window })
+	statuses = sock.count(func(m string) bool { return strings.HasPrefix(m, "STATUS=") }) - statuses
+	pings = sock.count(isWatchdog) - pings
+	published := len(pub.published())
+	t.Logf("in %v: %d STATUS, %d WATCHDOG, %d events published so far", window, statuses, pings, published)
+	if statuses < 2 || statuses > 4 {
+		t.Errorf("%d STATUS lines in %v; want about %d (2..4)", statuses, window, window/statusEvery)
+	}
+	if pings < 2*statuses {
+		t.Errorf("%d WATCHDOG pings against %d STATUS lines: the status is not rate-limited apart from the watchdog", pings, statuses)
+	}
+	if published < 100 {
+		t.Errorf("only %d events published: the test did not stream", published)
+	}
+}
+
+func isWatchdog(m string) bool { return m == "WATCHDOG=1" }
+
+// notifySocket plays systemd's side of sd_notify: a unixgram socket that
+// records every datagram.
+type notifySocket struct {
+	path string
+	mu   sync.Mutex
+	got  []string
+}
+
+func listenNotify(t *testing.T) *notifySocket {
+	t.Helper()
+	ns := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock")}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatalf("listen %s: %v", ns.path, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if err == nil {
+				ns.mu.Lock()
+				ns.got = append(ns.got, string(buf[:n]))
+				ns.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return ns
+}
+
+// count returns how many datagrams so far match.
+func (ns *notifySocket) count(match func(string) bool) int {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	n := 0
+	for _, m := range ns.got {
+		if match(m) {
+			n++
+		}
+	}
+	return n
+}
