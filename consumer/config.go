@@ -3,10 +3,7 @@ package consumer
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -94,68 +91,6 @@ func (c *Config) Name() string { return c.Namespace + "/" + c.Topic }
 // FullTopic is the Pulsar topic name, "persistent://tenant/namespace/topic".
 func (c *Config) FullTopic() string {
 	return "persistent://" + c.Tenant + "/" + c.Namespace + "/" + c.Topic
-}
-
-// URL builds the endpoint URL. For the reader, start is "earliest",
-// "latest" or a message id to resume after; for the consumer it is the
-// initial position of a new subscription ("earliest" or "latest"). Every
-// query value is percent-encoded (message ids contain + / =).
-func (c *Config) URL(start string) (*url.URL, error) {
-	c.defaults()
-	u, err := url.Parse(c.Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("parse endpoint: %w", err)
-	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return nil, fmt.Errorf("parse endpoint: scheme %q is not ws or wss", u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, errors.New("parse endpoint: no host")
-	}
-	segs := []string{"ws", "v2", string(c.Mode), "persistent", c.Tenant, c.Namespace, c.Topic}
-	q := url.Values{}
-	switch c.Mode {
-	case ModeReader:
-		if start == "" {
-			start = "latest"
-		}
-		q.Set("messageId", start)
-	case ModeConsumer:
-		segs = append(segs, c.Subscription)
-		q.Set("subscriptionType", c.SubscriptionType)
-		if start == "earliest" {
-			q.Set("subscriptionInitialPosition", "Earliest")
-		} else {
-			q.Set("subscriptionInitialPosition", "Latest")
-		}
-	default:
-		return nil, fmt.Errorf("build url: unknown mode %q", c.Mode)
-	}
-	q.Set("receiverQueueSize", strconv.Itoa(c.ReceiverQueueSize))
-	if c.Auth == AuthQuery {
-		q.Set("x-api-key", c.Credential)
-	}
-	raw := make([]string, len(segs))
-	for i, s := range segs {
-		raw[i] = url.PathEscape(s)
-	}
-	u.Path = "/" + strings.Join(segs, "/")
-	u.RawPath = "/" + strings.Join(raw, "/")
-	u.RawQuery = q.Encode()
-	return u, nil
-}
-
-// Header returns the handshake headers for the configured auth mode.
-func (c *Config) Header() http.Header {
-	h := http.Header{}
-	switch c.Auth {
-	case AuthHeader, "":
-		h.Set("X-API-Key", c.Credential)
-	case AuthBasic:
-		h.Set("Authorization", "Basic "+c.Credential)
-	}
-	h.Set("User-Agent", "streamd")
-	return h
 }
 
 // CredentialKind describes a credential's shape: "Admin Console API key",

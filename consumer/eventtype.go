@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 )
 
-// UnknownEventType is reported for payloads whose type cannot be derived.
-const UnknownEventType = "unknown"
+// unknownEventType is reported for payloads whose type cannot be derived.
+const unknownEventType = "unknown"
 
 // knownTypes interns the catalog's event names so that deriving the type of
 // a common event does not allocate.
@@ -39,7 +39,7 @@ var knownTypes = func() map[string]string {
 //   - anything else: "unknown".
 func EventType(event []byte) string {
 	if !json.Valid(event) {
-		return UnknownEventType
+		return unknownEventType
 	}
 	return deriveType(event)
 }
@@ -48,37 +48,25 @@ func EventType(event []byte) string {
 func deriveType(event []byte) string {
 	i := skipSpace(event, 0)
 	if i >= len(event) || event[i] != '{' {
-		return UnknownEventType
+		return unknownEventType
 	}
+
 	var (
 		keys                    int
 		family, inner, flatType []byte
 		flatEscaped             bool
 	)
-	i = skipSpace(event, i+1)
-	for i < len(event) && event[i] == '"' {
-		kEnd := skipString(event, i)
-		if kEnd-1 <= i {
-			break
-		}
-		key := event[i+1 : kEnd-1]
-		i = skipSpace(event, kEnd)
-		i = skipSpace(event, i+1) // ':'
-		vStart := i
-		i = skipValue(event, i)
+	m := members{b: event, i: i + 1}
+	for key, val, ok := m.next(); ok; key, val, ok = m.next() {
 		keys++
-		val := event[vStart:i]
 		switch {
 		case keys == 1 && len(val) > 0 && val[0] == '{':
 			family, inner = key, val
 		case len(val) >= 2 && val[0] == '"' && (string(key) == "event" || string(key) == "eventType") && flatType == nil:
 			flatType, flatEscaped = val, bytes.IndexByte(val, '\\') >= 0
 		}
-		i = skipSpace(event, i)
-		if i < len(event) && event[i] == ',' {
-			i = skipSpace(event, i+1)
-		}
 	}
+
 	if keys == 1 && family != nil {
 		if t := innerEvent(inner); t != "" {
 			return t
@@ -88,28 +76,15 @@ func deriveType(event []byte) string {
 	if flatType != nil {
 		return typeName(flatType, flatEscaped, true)
 	}
-	return UnknownEventType
+	return unknownEventType
 }
 
 // innerEvent returns the top-level "event" string of the object obj, or "".
 func innerEvent(obj []byte) string {
-	i := skipSpace(obj, 1)
-	for i < len(obj) && obj[i] == '"' {
-		kEnd := skipString(obj, i)
-		if kEnd-1 <= i {
-			break
-		}
-		key := obj[i+1 : kEnd-1]
-		i = skipSpace(obj, kEnd)
-		i = skipSpace(obj, i+1)
-		vStart := i
-		i = skipValue(obj, i)
-		if string(key) == "event" && vStart < i && obj[vStart] == '"' && i-vStart >= 2 {
-			return typeName(obj[vStart:i], bytes.IndexByte(obj[vStart:i], '\\') >= 0, true)
-		}
-		i = skipSpace(obj, i)
-		if i < len(obj) && obj[i] == ',' {
-			i = skipSpace(obj, i+1)
+	m := members{b: obj, i: 1}
+	for key, val, ok := m.next(); ok; key, val, ok = m.next() {
+		if string(key) == "event" && len(val) >= 2 && val[0] == '"' {
+			return typeName(val, bytes.IndexByte(val, '\\') >= 0, true)
 		}
 	}
 	return ""
@@ -124,68 +99,15 @@ func typeName(raw []byte, escaped, quoted bool) string {
 	if escaped {
 		var s string
 		if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil || s == "" {
-			return UnknownEventType
+			return unknownEventType
 		}
 		return s
 	}
 	if len(raw) == 0 {
-		return UnknownEventType
+		return unknownEventType
 	}
 	if t, ok := knownTypes[string(raw)]; ok {
 		return t
 	}
 	return string(raw)
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index after the JSON value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	return i
 }

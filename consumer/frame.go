@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 )
 
-// Frame is one server→client frame of the Pulsar WebSocket proxy.
-type Frame struct {
+// frame is one server→client frame of the Pulsar WebSocket proxy.
+type frame struct {
 	MessageID       string          `json:"messageId"`
 	Payload         json.RawMessage `json:"payload"` // JSON string of base64, kept raw to avoid a copy
 	Properties      json.RawMessage `json:"properties"`
@@ -24,15 +23,15 @@ type Frame struct {
 // IsData reports whether f is a delivered message (it has a messageId and a
 // payload). Anything else — end-of-topic replies, auth challenges, unknown
 // objects — is a control frame: skipped and never acked.
-func (f *Frame) IsData() bool { return f.MessageID != "" && len(f.Payload) > 0 }
+func (f *frame) IsData() bool { return f.MessageID != "" && len(f.Payload) > 0 }
 
-// DecodeFrame parses the wrapper JSON of a frame. It gives the same result
-// as json.Unmarshal into a Frame, but scans the known fields by hand: the
+// decodeFrame parses the wrapper JSON of a frame. It gives the same result
+// as json.Unmarshal into a frame, but scans the known fields by hand: the
 // raw fields (payload, properties) are zero-copy slices of data, and the
 // common frame costs one string allocation per present string field instead
 // of encoding/json's reflection. Frames with escaped or non-ASCII keys or
 // strings take the encoding/json path.
-func DecodeFrame(data []byte) (Frame, error) {
+func decodeFrame(data []byte) (frame, error) {
 	if !json.Valid(data) {
 		return slowDecodeFrame(data)
 	}
@@ -42,32 +41,24 @@ func DecodeFrame(data []byte) (Frame, error) {
 		// error, exactly as encoding/json says it.
 		return slowDecodeFrame(data)
 	}
-	var f Frame
-	i = skipSpace(data, i+1)
-	for data[i] == '"' {
-		kEnd := skipString(data, i)
-		key := data[i+1 : kEnd-1]
-		if !plainASCII(key) {
-			return slowDecodeFrame(data)
+
+	var f frame
+	m := members{b: data, i: i + 1}
+	for {
+		key, val, ok := m.next()
+		if !ok {
+			return f, nil
 		}
-		i = skipSpace(data, skipSpace(data, kEnd)+1) // past ':'
-		vEnd := skipValue(data, i)
-		val := data[i:vEnd]
-		if ok := f.set(key, val); !ok {
+		if !plainASCII(key) || !f.set(key, val) {
 			return slowDecodeFrame(data)
-		}
-		i = skipSpace(data, vEnd)
-		if data[i] == ',' {
-			i = skipSpace(data, i+1)
 		}
 	}
-	return f, nil
 }
 
 // set stores one field's raw value. It returns false when the value needs
 // encoding/json's treatment: a type mismatch (an error) or a string with
 // escapes or non-ASCII bytes (unescaping, UTF-8 repair).
-func (f *Frame) set(key, val []byte) bool {
+func (f *frame) set(key, val []byte) bool {
 	switch {
 	case fold(key, "messageId"):
 		return setString(&f.MessageID, val)
@@ -107,87 +98,52 @@ func setString(dst *string, val []byte) bool {
 	return true
 }
 
-// plainASCII reports whether b has no escapes and no bytes outside ASCII,
-// so that its JSON string contents are b itself.
-func plainASCII(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' || c >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-// fold matches a JSON key against a field name the way encoding/json does
-// for ASCII keys: case-insensitively.
-func fold(key []byte, name string) bool {
-	if len(key) != len(name) {
-		return false
-	}
-	for i := range len(key) {
-		a, b := key[i], name[i]
-		if a == b {
-			continue
-		}
-		if la := a | 0x20; la != b|0x20 || la < 'a' || la > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-func slowDecodeFrame(data []byte) (Frame, error) {
-	var f Frame
+func slowDecodeFrame(data []byte) (frame, error) {
+	var f frame
 	if err := json.Unmarshal(data, &f); err != nil {
-		return Frame{}, fmt.Errorf("decode frame: %w", err)
+		return frame{}, fmt.Errorf("decode frame: %w", err)
 	}
 	return f, nil
 }
 
-// PoisonError says why a data frame's payload cannot be delivered. Such
+// poisonError says why a data frame's payload cannot be delivered. Such
 // messages go to the dead-letter file and are then acked.
-type PoisonError struct {
+type poisonError struct {
 	Reason string // "payload is not base64", "payload is not JSON", "payload is not a JSON object"
 	Err    error
 }
 
-func (e *PoisonError) Error() string {
+func (e *poisonError) Error() string {
 	if e.Err == nil {
 		return e.Reason
 	}
 	return e.Reason + ": " + e.Err.Error()
 }
 
-func (e *PoisonError) Unwrap() error { return e.Err }
+func (e *poisonError) Unwrap() error { return e.Err }
 
 // DecodePayload base64-decodes the raw JSON string payload of a data frame,
 // checks that the result is a JSON object, and returns it verbatim together
-// with its event type. The returned error is a *PoisonError.
+// with its event type. The returned error says which check failed.
 func DecodePayload(raw json.RawMessage) (event []byte, eventType string, err error) {
 	b64, err := payloadString(raw)
 	if err != nil {
-		return nil, "", &PoisonError{Reason: "payload is not a string", Err: err}
+		return nil, "", &poisonError{Reason: "payload is not a string", Err: err}
 	}
 	event = make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
 	n, err := base64.StdEncoding.Decode(event, b64)
 	if err != nil {
-		return nil, "", &PoisonError{Reason: "payload is not base64", Err: err}
+		return nil, "", &poisonError{Reason: "payload is not base64", Err: err}
 	}
 	event = event[:n]
 	if !json.Valid(event) {
-		return nil, "", &PoisonError{Reason: "payload is not JSON"}
+		return nil, "", &poisonError{Reason: "payload is not JSON"}
 	}
 	trimmed := bytes.TrimSpace(event)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, "", &PoisonError{Reason: "payload is not a JSON object"}
+		return nil, "", &poisonError{Reason: "payload is not a JSON object"}
 	}
 	return event, deriveType(trimmed), nil
-}
-
-// IsPoison reports whether err marks an undeliverable payload.
-func IsPoison(err error) bool {
-	var p *PoisonError
-	return errors.As(err, &p)
 }
 
 // payloadString returns the contents of the JSON string raw. The common case

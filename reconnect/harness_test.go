@@ -98,7 +98,7 @@ func (h *harness) run(t *testing.T, s *reconnect.Supervisor, script []step) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err := s.Run(ctx, "event-v1/all", func(ctx context.Context) error {
+	err := s.Run(ctx, "event-v1/all", func(ctx context.Context, _ func()) error {
 		h.calls++
 		if h.calls > len(script) {
 			cancel()

@@ -35,6 +35,9 @@ func (c Class) String() string {
 	return "unknown"
 }
 
+// errNilSession is returned by Run without a session function.
+var errNilSession = errors.New("reconnect: nil session")
+
 // Supervisor restarts a session until its context is done. Its fields are
 // read-only once Run has been called; one Supervisor may run several sessions
 // concurrently provided its function fields are safe for concurrent use.
@@ -68,27 +71,33 @@ type Supervisor struct {
 // hint at error level and waits a delay at the maximum. A session ending with
 // a Stop error also makes Run return nil. name identifies the session in logs.
 //
-// The session should call Connected once its connection is established, so
-// that a recovery is logged when it happens.
-func (s *Supervisor) Run(ctx context.Context, name string, session func(ctx context.Context) error) error {
+// The session should call connected once its connection is established, so
+// that a recovery is logged when it happens: after failed attempts it logs
+// "reconnected" at info level, once per session. connected does not reset
+// the backoff (only a session lasting Policy.HealthyAfter does), and is safe
+// to call from any goroutine and more than once.
+func (s *Supervisor) Run(ctx context.Context, name string, session func(ctx context.Context, connected func()) error) error {
 	if session == nil {
-		return errors.New("run session: nil session")
+		return errNilSession
 	}
+
 	log := s.logger().With("session", name)
 	attempt, failures := 0, 0
 	for ctx.Err() == nil {
 		start := s.now()
 		conn := &connState{log: log, failures: failures}
-		err := session(context.WithValue(ctx, connKey{}, conn))
+		err := session(ctx, conn.connected)
 		if ctx.Err() != nil {
 			return nil
 		}
+
 		class := s.classify(err)
 		reason := s.reason(err)
 		if class == Stop {
 			log.Info("session stopped", "reason", reason)
 			return nil
 		}
+
 		if s.now().Sub(start) >= s.Policy.healthyAfter() {
 			conn.connected() // logs a recovery not yet reported
 			attempt, failures = 0, 0
@@ -97,11 +106,13 @@ func (s *Supervisor) Run(ctx context.Context, name string, session func(ctx cont
 		if class == Credential {
 			attempt = max(attempt, s.Policy.MaxAttempt())
 		}
+
 		delay := s.Policy.Delay(attempt)
 		s.logEnd(log, class, reason, err, failures, delay)
 		if s.OnRetry != nil {
 			s.OnRetry(class, reason, failures, delay)
 		}
+
 		if attempt < s.Policy.MaxAttempt() {
 			attempt++
 		}
@@ -180,8 +191,6 @@ func (s *Supervisor) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-type connKey struct{}
-
 // connState belongs to one session run; failures is fixed at its start.
 type connState struct {
 	once     sync.Once
@@ -189,21 +198,12 @@ type connState struct {
 	failures int
 }
 
+// connected logs a recovery once per session, if the session follows failed
+// attempts.
 func (c *connState) connected() {
 	c.once.Do(func() {
 		if c.failures > 0 {
 			c.log.Info("reconnected", "failed_attempts", c.failures)
 		}
 	})
-}
-
-// Connected tells the Supervisor running the session under ctx that its
-// connection is established. After failed attempts it logs "reconnected" at
-// info level, once per session. It does not reset the backoff: only a session
-// lasting Policy.HealthyAfter does. Safe to call from any goroutine, more
-// than once, or with a context not from Run (then it does nothing).
-func Connected(ctx context.Context) {
-	if c, ok := ctx.Value(connKey{}).(*connState); ok {
-		c.connected()
-	}
 }

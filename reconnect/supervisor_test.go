@@ -124,7 +124,7 @@ func TestRunNeverGivesUp(t *testing.T) {
 func TestRunStopClass(t *testing.T) {
 	h := &harness{}
 	calls := 0
-	err := h.supervisor(nil).Run(context.Background(), "x", func(context.Context) error {
+	err := h.supervisor(nil).Run(context.Background(), "x", func(context.Context, func()) error {
 		calls++
 		if calls == 1 {
 			return errNet
@@ -140,7 +140,7 @@ func TestRunContextDoneBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s := &reconnect.Supervisor{}
-	err := s.Run(ctx, "x", func(context.Context) error {
+	err := s.Run(ctx, "x", func(context.Context, func()) error {
 		t.Error("session called with a cancelled context")
 		return nil
 	})
@@ -155,7 +155,7 @@ func TestRunContextDoneBeforeStart(t *testing.T) {
 func TestRunSessionErrorAfterCancelIsNotRetried(t *testing.T) {
 	h := &harness{}
 	ctx, cancel := context.WithCancel(context.Background())
-	err := h.supervisor(nil).Run(ctx, "x", func(context.Context) error {
+	err := h.supervisor(nil).Run(ctx, "x", func(context.Context, func()) error {
 		cancel()
 		return errAuth
 	})
@@ -175,7 +175,7 @@ func TestRunCancelDuringWait(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, "x", func(context.Context) error { return errNet }) }()
+	go func() { done <- s.Run(ctx, "x", func(context.Context, func()) error { return errNet }) }()
 	<-waiting
 	cancel()
 	select {
@@ -194,7 +194,7 @@ func TestRunRealTimerCancelDuringWait(t *testing.T) {
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Run(ctx, "x", func(context.Context) error { close(started); return errNet })
+		done <- s.Run(ctx, "x", func(context.Context, func()) error { close(started); return errNet })
 	}()
 	<-started
 	cancel()
@@ -213,7 +213,7 @@ func TestRunRealTimerRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	calls := 0
-	err := s.Run(ctx, "x", func(context.Context) error {
+	err := s.Run(ctx, "x", func(context.Context, func()) error {
 		if calls++; calls == 4 {
 			cancel()
 		}
@@ -231,18 +231,17 @@ func TestConnectedLogsRecovery(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	calls := 0
-	reconnect.Connected(context.Background()) // no session: no-op
-	_ = s.Run(ctx, "x", func(ctx context.Context) error {
+	_ = s.Run(ctx, "x", func(ctx context.Context, connected func()) error {
 		calls++
 		switch calls {
 		case 1:
-			reconnect.Connected(ctx) // first connect: nothing to recover from
+			connected() // first connect: nothing to recover from
 			return errNet
 		case 2, 3:
 			return errNet
 		}
-		reconnect.Connected(ctx)
-		reconnect.Connected(ctx) // once per session
+		connected()
+		connected() // once per session
 		cancel()
 		return nil
 	})

@@ -62,21 +62,16 @@ func (r *report) topic(ctx context.Context, c *Config, ref topicRef) {
 	cc := c.consumerConfig(ref)
 	const start = "latest"
 	u, _ := cc.URL(start)
-	shown := *u
-	q := shown.Query()
-	if q.Has("x-api-key") {
-		q.Set("x-api-key", "REDACTED")
-		shown.RawQuery = q.Encode()
-	}
+	shown := consumer.Redact(u.String(), cc.Credential)
 
 	began := time.Now()
 	conn, err := consumer.Dial(ctx, cc, start)
 	if err == nil {
 		_ = conn.Close(websocket.StatusNormalClosure, "")
-		fmt.Fprintf(r.w, "topic %-8s %s  %s: handshake 101 in %s\n", ref, r.mark(true), shown.String(), time.Since(began).Round(time.Millisecond))
+		fmt.Fprintf(r.w, "topic %-8s %s  %s: handshake 101 in %s\n", ref, r.mark(true), shown, time.Since(began).Round(time.Millisecond))
 		return
 	}
-	fmt.Fprintf(r.w, "topic %-8s %s  %s: %v\n", ref, r.mark(false), shown.String(), err)
+	fmt.Fprintf(r.w, "topic %-8s %s  %s: %v\n", ref, r.mark(false), shown, err)
 	if hint := consumer.Hint(err); hint != "" {
 		fmt.Fprintf(r.w, "               hint: %s\n", hint)
 	}

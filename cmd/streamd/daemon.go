@@ -261,17 +261,12 @@ func (d *daemon) fail(err error) {
 	}
 }
 
-// tick beats the watchdog while the main loop makes progress, updates the
-// status line every statusEvery and flushes checkpoints of idle topics.
+// tick beats the watchdog while the main loop makes progress and updates
+// the status line every statusEvery. (Each topic flushes its own checkpoint.)
 func (d *daemon) tick(now time.Time) {
 	d.health.Beat()
 	_ = d.notify.Watchdog()
 	d.observeStatus(now)
-	for _, t := range d.topics {
-		if err := t.FlushCheckpoint(); err != nil {
-			d.log.Error("cannot write checkpoint", "topic", t.Name(), "error", err)
-		}
-	}
 }
 
 // Close releases what newDaemon opened, in reverse order: the HTTP

@@ -5,21 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/reconnect"
 )
 
-// HandshakeError is a WebSocket upgrade the proxy refused with an HTTP status.
-type HandshakeError struct {
+// handshakeError is a WebSocket upgrade the proxy refused with an HTTP status.
+type handshakeError struct {
 	Status int
 	Body   string // first bytes of the response body, redacted
 }
 
-func (e *HandshakeError) Error() string {
+func (e *handshakeError) Error() string {
 	msg := fmt.Sprintf("handshake refused: %d %s", e.Status, http.StatusText(e.Status))
 	if e.Body != "" {
 		msg += ": " + e.Body
@@ -50,7 +48,7 @@ var handshakeStatuses = map[int]handshakeStatus{
 		"the proxy is rate limiting connections; retrying with backoff"},
 }
 
-func (e *HandshakeError) status() handshakeStatus {
+func (e *handshakeError) status() handshakeStatus {
 	if st, ok := handshakeStatuses[e.Status]; ok {
 		return st
 	}
@@ -62,36 +60,36 @@ func (e *HandshakeError) status() handshakeStatus {
 }
 
 // Meaning explains a handshake status in terms of streamd's configuration.
-func (e *HandshakeError) Meaning() string { return e.status().meaning }
+func (e *handshakeError) Meaning() string { return e.status().meaning }
 
-// ErrPingTimeout ends a session whose peer did not answer a ping in time
+// errPingTimeout ends a session whose peer did not answer a ping in time
 // (a half-open or wedged connection).
-var ErrPingTimeout = errors.New("ping timeout: the proxy stopped answering")
+var errPingTimeout = errors.New("consumer: ping timeout: the proxy stopped answering")
 
-// Classify says how the supervisor should treat the end of a session.
-func Classify(err error) reconnect.Class {
+// classify says how the supervisor should treat the end of a session.
+func classify(err error) reconnect.Class {
 	if err == nil {
 		return reconnect.Transient
 	}
 	if errors.Is(err, context.Canceled) {
 		return reconnect.Stop
 	}
-	var he *HandshakeError
+	var he *handshakeError
 	if errors.As(err, &he) {
 		return he.status().class
 	}
 	return reconnect.Transient
 }
 
-// Reason maps a session end to a short, low-cardinality label.
-func Reason(err error) string {
-	var he *HandshakeError
+// reason maps a session end to a short, low-cardinality label.
+func reason(err error) string {
+	var he *handshakeError
 	switch {
 	case err == nil:
 		return "closed"
 	case errors.As(err, &he):
 		return he.status().reason
-	case errors.Is(err, ErrPingTimeout):
+	case errors.Is(err, errPingTimeout):
 		return "ping_timeout"
 	case errors.Is(err, errDial):
 		return "dial"
@@ -105,51 +103,12 @@ func Reason(err error) string {
 
 // Hint is what an operator should do about a credential-class error.
 func Hint(err error) string {
-	var he *HandshakeError
+	var he *handshakeError
 	if errors.As(err, &he) {
 		return he.Meaning()
 	}
 	return ""
 }
 
-var errDial = errors.New("dial")
-
-// redactor removes a credential, raw and URL-encoded, from error text.
-type redactor struct{ secrets []string }
-
-func newRedactor(cred string) redactor {
-	if cred == "" {
-		return redactor{}
-	}
-	return redactor{secrets: []string{cred, url.QueryEscape(cred), url.PathEscape(cred)}}
-}
-
-func (r redactor) string(s string) string {
-	for _, sec := range r.secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "REDACTED")
-		}
-	}
-	return s
-}
-
-// redactedError keeps the chain of err (for errors.Is/As) but prints it
-// with the credential removed.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func (r redactor) wrap(err error) error {
-	if err == nil || len(r.secrets) == 0 {
-		return err
-	}
-	msg := r.string(err.Error())
-	if msg == err.Error() {
-		return err
-	}
-	return &redactedError{msg: msg, err: err}
-}
+// errDial marks a connection that failed before any HTTP response.
+var errDial = errors.New("consumer: dial failed")

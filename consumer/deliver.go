@@ -1,0 +1,141 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/streamd/streamd/internal/deadletter"
+	"github.com/streamd/streamd/sink"
+)
+
+// deliver hands batches to the sinks in arrival order and releases their
+// acks only after every sink accepted them.
+func (s *session) deliver() {
+	defer close(s.acks)
+	t := s.t
+	batch := make([]item, 0, t.cfg.ReceiverQueueSize)
+	events := make([]*sink.Event, 0, t.cfg.ReceiverQueueSize)
+	for {
+		if s.connCtx.Err() != nil {
+			// The connection failed: whatever is still queued can no
+			// longer be acked on it. It comes again on the next session
+			// (reader: from the checkpoint; consumer: redelivered).
+			return
+		}
+
+		var more bool
+		if batch, more = s.nextBatch(batch[:0]); !more {
+			return
+		}
+		if err := s.deliverBatch(batch, events[:0]); err != nil {
+			s.fail(err)
+			return
+		}
+	}
+}
+
+// nextBatch waits for the first queued item, then takes whatever else is
+// already queued, up to the batch's capacity. It returns false when there is
+// nothing more to deliver: the queue is closed, or a graceful stop found it
+// empty.
+func (s *session) nextBatch(batch []item) ([]item, bool) {
+	select {
+	case it, ok := <-s.queue:
+		if !ok {
+			return batch, false
+		}
+		batch = append(batch, it)
+	case <-s.stop.Done():
+		// Graceful stop: finish what was already received.
+		select {
+		case it, ok := <-s.queue:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, it)
+		default:
+			return batch, false
+		}
+	}
+
+	for len(batch) < cap(batch) {
+		select {
+		case it, ok := <-s.queue:
+			if !ok {
+				return batch, true
+			}
+			batch = append(batch, it)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+// deliverBatch dead-letters the poison items, writes the events to the sink,
+// and only then hands the ids to the writer and advances a reader's position.
+func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
+	t := s.t
+	ids := make([]string, 0, len(batch))
+	var published time.Time
+	var last string // last id that a reader may resume after
+	for _, it := range batch {
+		switch {
+		case it.poison != nil:
+			if err := t.deadLetter(s.hard, it.poison); err != nil {
+				return err
+			}
+		case it.ev != nil:
+			events = append(events, it.ev)
+			published = it.ev.Published
+		}
+		if it.idOK {
+			last = it.id
+		}
+		// A reader frees a window slot for any frame; a consumer closes the
+		// session on an ack whose id it cannot decode, so none is sent.
+		if it.idOK || t.cfg.Mode == ModeReader {
+			ids = append(ids, it.id)
+		}
+	}
+
+	if len(events) > 0 {
+		// The batch is finished even if the connection drops meanwhile
+		// (only the hard context abandons it): a reader then checkpoints
+		// it and resumes after it instead of reading it again, and a sink
+		// that is failing is not raced by a new session it cannot serve.
+		if err := t.opts.Sink.Write(s.hard, events); err != nil {
+			return fmt.Errorf("deliver batch: %w", err)
+		}
+	}
+
+	// The writer drains acks until this goroutine closes the channel.
+	s.acks <- ackBatch{ids: ids, frames: len(batch), published: published}
+	if last != "" && t.cfg.Mode == ModeReader {
+		t.advance(last, len(batch))
+	}
+	return nil
+}
+
+// deadLetter records a poison message durably, retrying with backoff while
+// the dead-letter file cannot be written: the message must not be acked
+// before it is safely recorded.
+func (t *Topic) deadLetter(ctx context.Context, r *deadletter.Record) error {
+	t.opts.Metrics.DeadLetter(t.name)
+	delay := 100 * time.Millisecond
+	for {
+		err := t.opts.DeadLetter.Write(ctx, *r)
+		if err == nil {
+			return nil
+		}
+
+		t.log.Error("cannot write dead letter; retrying (the message stays unacked)", "message_id", r.MessageID, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("write dead letter: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
+}

@@ -1,0 +1,34 @@
+// Package consumer streams one topic of 8x8's hosted Pulsar WebSocket proxy
+// into a sink.
+//
+// A Topic is one supervised stream: it dials the proxy, reads frames,
+// delivers their events to its sink, acknowledges them, and reconnects with
+// backoff (package reconnect) whenever the connection ends.
+//
+// # Reader and consumer mode
+//
+// In reader mode (/ws/v2/reader) the proxy keeps no position: streamd
+// checkpoints the id of the last message every sink accepted and resumes
+// after it on the next session and after a restart. In consumer mode
+// (/ws/v2/consumer) the proxy keeps a durable subscription and redelivers
+// whatever was not acked.
+//
+// # Ack after accept
+//
+// A message is acked (consumer) or checkpointed (reader) only after the sink
+// accepted it durably. A message that cannot be delivered (an undecodable
+// frame or payload) is first written to the dead-letter file with the reason,
+// then acked: nothing is dropped silently and nothing loops.
+//
+// # Drain and abort
+//
+// Topic.Run takes two contexts. Cancelling the first drains: the topic stops
+// taking frames, finishes the events already received, acks and checkpoints
+// them, and closes the socket normally. Cancelling the second aborts: events
+// in flight are abandoned unacked, and come again on the next start.
+//
+// The data path of one session, one file per step: dial.go and handshake.go
+// (connect, and what a refused upgrade means), read.go (frame to item),
+// deliver.go (items to the sink), write.go (acks and pings), position.go
+// (reader checkpoints); session.go coordinates the goroutines.
+package consumer
