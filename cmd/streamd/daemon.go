@@ -177,7 +177,7 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 			d.onSignal(sig)
 		case <-d.deadline:
 			d.deadline = nil
-			d.abort("shutdown timeout passed: exiting without acking unfinished events", "timeout", c.ShutdownTimeout.String())
+			d.abort("shutdown timeout passed: exiting without acking unfinished events", "timeout", c.ShutdownTimeout)
 		case err := <-d.results:
 			running--
 			d.onTopicDone(err)
@@ -230,7 +230,7 @@ func (d *daemon) drain(reason string) {
 		return
 	}
 	_ = d.notify.Stopping()
-	d.log.Info("stopping: finishing in-flight events", "reason", reason, "timeout", d.cfg.ShutdownTimeout.String())
+	d.log.Info("stopping: finishing in-flight events", "reason", reason, "timeout", d.cfg.ShutdownTimeout)
 	d.cancelDrain()
 	d.deadline = time.After(d.cfg.ShutdownTimeout)
 }
