@@ -188,15 +188,13 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 	return reported(d.err)
 }
 
-// beatPeriod is how often tick runs: often enough for the systemd watchdog
-// and the checkpoint interval, at least every second (which is also the
-// resolution of "last event N s ago").
+// beatPeriod is how often tick runs: often enough for the systemd
+// watchdog, at least every second (the resolution of "last event N s ago").
 func (d *daemon) beatPeriod() time.Duration {
-	beat := time.Second
-	if wd, ok := sdnotify.WatchdogInterval(); ok && wd < beat {
-		beat = wd
+	if wd, ok := sdnotify.WatchdogInterval(); ok && wd < time.Second {
+		return wd
 	}
-	return min(beat, d.cfg.CheckpointPeriod)
+	return time.Second
 }
 
 // onSignal reopens the file sink on SIGHUP; SIGTERM/SIGINT drains, and a
