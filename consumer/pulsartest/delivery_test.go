@@ -302,9 +302,9 @@ func TestSubscriptionTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fq := url.Values{"subscriptionType": {"Failover"}}
-	active := dial(t, s, consumerP, fq)
-	standby := dial(t, s, consumerP, fq)
+	// priorityLevel 0 outranks 1, whatever the names (see dispatch_test.go).
+	active := dial(t, s, consumerP, url.Values{"subscriptionType": {"Failover"}, "priorityLevel": {"0"}})
+	standby := dial(t, s, consumerP, url.Values{"subscriptionType": {"Failover"}, "priorityLevel": {"1"}})
 	id := s.Publish(allTopic, []byte(`{}`))
 	if f := active.next(); f.MessageID != id {
 		t.Fatalf("active got %s", f.raw)

@@ -147,13 +147,5 @@ func (s *Server) Redeliver(topic, subscription string) int {
 	if sub == nil {
 		return 0
 	}
-	back := make([]*delivery, 0, len(sub.inflight))
-	for k, d := range sub.inflight {
-		delete(sub.inflight, k)
-		d.owner = nil
-		d.count++
-		back = append(back, d)
-	}
-	s.requeueLocked(sub, back...)
-	return len(back)
+	return s.requeueInflightLocked(sub, func(*delivery) bool { return true })
 }

@@ -237,8 +237,7 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 			s.subs[key] = sub
 		}
 		sub.typ, sub.maxRedeliver, sub.dlq = p.typ, p.maxRedel, p.dlq
-		sub.consumers = append(sub.consumers, ss)
-		ss.sub = sub
+		s.attachLocked(sub, ss, p.name, p.priority)
 	}
 	t.sessions[ss] = struct{}{}
 	s.sessions[ss] = struct{}{}

@@ -19,6 +19,8 @@ type params struct {
 	maxRedel   int
 	dlq        string
 	pull       bool
+	name       string // consumerName
+	priority   int    // priorityLevel
 	startID    string // reader: "earliest", "latest" or a base64 id
 }
 
@@ -101,9 +103,10 @@ func parseParams(tg target, q url.Values) (params, *httpError) {
 		return p, he
 	}
 	p.nackDelay = time.Duration(nd) * time.Millisecond
-	if _, he = intParam(q, "priorityLevel", 0, 0); he != nil {
+	if p.priority, he = intParam(q, "priorityLevel", 0, 0); he != nil {
 		return p, he
 	}
+	p.name, _ = first(q, "consumerName")
 	_, hasMax := first(q, "maxRedeliverCount")
 	dlq, hasDLQ := first(q, "deadLetterTopic")
 	if hasMax || hasDLQ {

@@ -13,21 +13,51 @@ import (
 // (AgentStatusChange, AgentProvChange) also to {tenant}/agent-v1/{agentId}.
 // The type topic is eventType, except that agent families use their family
 // name (an AgentProvChange with event AgentSkillChanged goes to
-// event-v1/AgentProvChange). It returns the ids in that topic order.
+// event-v1/AgentProvChange). Every copy carries the message key of EventKey
+// (the frames' "key" field). It returns the ids in that topic order.
 func (s *Server) PublishEvent(tenant string, event []byte, eventType string) []string {
 	family, agentID := agentFamily(event)
 	typeTopic := eventType
 	if family != "" {
 		typeTopic = family
 	}
+	var opts []PublishOption
+	if k := EventKey(event); k != "" {
+		opts = append(opts, WithKey(k))
+	}
 	ids := []string{
-		s.Publish(tenant+"/event-v1/all", event),
-		s.Publish(tenant+"/event-v1/"+typeTopic, event),
+		s.Publish(tenant+"/event-v1/all", event, opts...),
+		s.Publish(tenant+"/event-v1/"+typeTopic, event, opts...),
 	}
 	if family != "" && agentID != "" {
-		ids = append(ids, s.Publish(tenant+"/agent-v1/"+agentID, event))
+		ids = append(ids, s.Publish(tenant+"/agent-v1/"+agentID, event, opts...))
 	}
 	return ids
+}
+
+// EventKey returns the message key the emulator gives an 8x8 event: the
+// interactionGUID of an Interaction event, the agentId of an agent event
+// (AgentStatusChange, AgentProvChange), else "". 8x8 does not document
+// message keys (8x8-event-streaming.md, open question 11); these are the
+// ids its docs name as correlation keys, so on Key_Shared each interaction's
+// and each agent's events stay in order on one consumer.
+func EventKey(event []byte) string {
+	var w map[string]struct {
+		InteractionGUID string `json:"interactionGUID"`
+		AgentID         string `json:"agentId"`
+	}
+	if json.Unmarshal(event, &w) != nil || len(w) != 1 {
+		return ""
+	}
+	for family, inner := range w {
+		switch family {
+		case "Interaction":
+			return inner.InteractionGUID
+		case "AgentStatusChange", "AgentProvChange":
+			return inner.AgentID
+		}
+	}
+	return ""
 }
 
 // agentFamily returns the wrapper key and agentId of an agent event, or ""

@@ -30,6 +30,10 @@ import (
 // DefaultIdleTimeout is the proxy's webSocketSessionIdleTimeoutMillis default.
 const DefaultIdleTimeout = 300 * time.Second
 
+// DefaultFailoverDelay is the broker's activeConsumerFailoverDelayTimeMillis
+// default (apache/pulsar ServiceConfiguration).
+const DefaultFailoverDelay = time.Second
+
 // MaxClientFrame is the proxy's webSocketMaxTextFrameSize default: larger
 // client messages close the session with 1009.
 const MaxClientFrame = 1 << 20
@@ -48,8 +52,18 @@ type Config struct {
 	Forbidden []string
 	// IdleTimeout closes a session (1001) after no frame in either direction,
 	// pings and pongs included. Zero means DefaultIdleTimeout; negative
-	// disables it.
+	// disables it. It is also how long the proxy keeps the consumer of a
+	// client whose TCP connection died silently (no FIN/RST, e.g. a crashed
+	// host or a dropped NAT entry): like Jetty's idle timeout it is the only
+	// thing that notices, so until then a dead Failover consumer stays
+	// attached and, if active, keeps the subscription (standbys get nothing).
 	IdleTimeout time.Duration
+	// FailoverDelay is the broker's activeConsumerFailoverDelayTimeMillis:
+	// when the active consumer of a Failover subscription changes, delivery
+	// pauses this long, then restarts from the first unacked message on the
+	// new active consumer. Zero means no pause; Pulsar's default is
+	// DefaultFailoverDelay.
+	FailoverDelay time.Duration
 	// RetainMessages bounds the messages kept per topic (oldest dropped
 	// first); 0 keeps everything.
 	RetainMessages int

@@ -170,6 +170,11 @@ func (ss *session) run() {
 				idleTimer.Reset(left)
 				continue
 			}
+			// The proxy drops the consumer when the idle timeout fires, not
+			// after a close handshake a dead peer never answers.
+			s.mu.Lock()
+			s.detachLocked(ss)
+			s.mu.Unlock()
 			ss.close(websocket.StatusGoingAway, "Idle timeout")
 			return
 		case <-ss.ctx.Done():

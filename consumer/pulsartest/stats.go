@@ -31,6 +31,7 @@ type Stats struct {
 	Closes        map[websocket.StatusCode]int // server-initiated close frames by code
 	Dropped       int                          // sessions dropped by DropConnections
 	Stalls        int                          // Stall calls
+	ActiveChanges int                          // Exclusive/Failover active consumer changes
 }
 
 // Stats returns a snapshot of the counters.

@@ -17,7 +17,9 @@ type subKey struct{ topic, name string }
 
 // subscription is a consumer subscription's broker-side state: the cursor
 // for first deliveries, the in-flight (delivered, unacked) messages and the
-// queue of messages due for redelivery.
+// queue of messages due for redelivery (on Key_Shared also messages read
+// ahead of the cursor that no consumer could take yet). dispatch.go assigns
+// them to consumers by the subscription type.
 type subscription struct {
 	key          subKey
 	topic        *topic
@@ -25,11 +27,42 @@ type subscription struct {
 	durable      bool
 	deleted      bool // unsubscribed
 	cursor       int64
-	consumers    []*session // attach order; [0] is the Exclusive/Failover active consumer
+	consumers    []*member // attach order
+	active       *member   // Exclusive/Failover: the active consumer
+	switching    bool      // Failover: active changed, dispatch paused for FailoverDelay
+	switchGen    uint64    // guards the FailoverDelay timer
+	ring         *keyRing  // Key_Shared consumer selector
+	holds        map[uint32]hold
+	rr           int // Shared: round-robin position in consumers
 	inflight     map[idKey]*delivery
 	redeliver    []*delivery // sorted by seq
 	maxRedeliver int
 	dlq          string
+}
+
+// member is one consumer of a subscription: its session, the name and
+// priority it subscribed with, and the deliveries assigned to it but not
+// yet written to its socket.
+type member struct {
+	ss       *session
+	name     string // consumerName, or a random 5-hex name like the Java client's
+	priority int    // priorityLevel: 0 is the highest
+	outbox   []assigned
+}
+
+// assigned is a delivery handed to a member; stale once the delivery was
+// settled or reassigned (gen moved on).
+type assigned struct {
+	d   *delivery
+	gen uint64
+}
+
+// hold counts the in-flight messages of one Key_Shared key hash and the
+// consumer holding them: no other consumer gets that key until they are
+// settled, which keeps per-key order across consumer changes.
+type hold struct {
+	owner *session
+	n     int
 }
 
 // delivery is a message of a subscription that is in flight or awaiting
@@ -39,33 +72,41 @@ type delivery struct {
 	count int      // redeliveryCount of the next (or current) delivery
 	owner *session // nil when not in flight
 	gen   uint64   // bumped per delivery, guards ack-timeout timers
+	hash  uint32   // Key_Shared sticky-key hash while held
 }
 
-// active reports whether ss may receive messages of its subscription.
-func (sub *subscription) active(ss *session) bool {
-	if sub.deleted || len(sub.consumers) == 0 {
-		return false
+func (sub *subscription) member(ss *session) *member {
+	for _, m := range sub.consumers {
+		if m.ss == ss {
+			return m
+		}
 	}
-	switch sub.typ {
-	case subShared, subKeyShared:
-		return true
-	}
-	return sub.consumers[0] == ss
+	return nil
 }
 
 func (sub *subscription) kickAll() {
 	for _, c := range sub.consumers {
-		c.kick()
+		c.ss.kick()
+	}
+}
+
+// untook gives back the window slot or permit of a frame that was charged
+// but never written.
+func (ss *session) untook() {
+	if ss.pull {
+		ss.permits++
+	} else {
+		ss.pending--
 	}
 }
 
 // nextLocked returns the next frame session ss may write now, or nil. It
-// charges the flow-control window.
+// charges the flow-control window (consumers: at dispatch).
 func (s *Server) nextLocked(ss *session) []byte {
-	if ss.detached || ss.stall != nil || !ss.hasRoom() {
+	if ss.detached || ss.stall != nil {
 		return nil
 	}
-	if len(ss.injected) > 0 {
+	if len(ss.injected) > 0 && ss.hasRoom() {
 		f := ss.injected[0]
 		ss.injected = ss.injected[1:]
 		ss.took()
@@ -73,58 +114,79 @@ func (s *Server) nextLocked(ss *session) []byte {
 		return f
 	}
 	if ss.kind == readerKind {
-		t := ss.topic
-		if ss.cursor < t.base {
-			ss.cursor = t.base
-		}
-		m := t.at(ss.cursor)
-		if m == nil {
-			return nil
-		}
-		ss.cursor++
-		ss.took()
-		s.stats.Delivered++
-		return m.frame(0)
+		return s.nextReaderLocked(ss)
 	}
 	sub := ss.sub
-	if !sub.active(ss) {
+	s.dispatchLocked(sub)
+	m := sub.member(ss)
+	for m != nil && len(m.outbox) > 0 {
+		a := m.outbox[0]
+		m.outbox = m.outbox[1:]
+		if a.d.owner != ss || a.d.gen != a.gen {
+			ss.untook()
+			continue
+		}
+		if a.d.count > 0 {
+			s.stats.Redelivered++
+		}
+		s.stats.Delivered++
+		return a.d.msg.frame(a.d.count)
+	}
+	return nil
+}
+
+func (s *Server) nextReaderLocked(ss *session) []byte {
+	if !ss.hasRoom() {
 		return nil
 	}
-	var d *delivery
-	if len(sub.redeliver) > 0 {
-		d = sub.redeliver[0]
-		sub.redeliver = sub.redeliver[1:]
-		s.stats.Redelivered++
-	} else {
-		t := sub.topic
-		if sub.cursor < t.base {
-			sub.cursor = t.base
-		}
-		m := t.at(sub.cursor)
-		if m == nil {
-			return nil
-		}
-		sub.cursor++
-		d = &delivery{msg: m}
+	t := ss.topic
+	if ss.cursor < t.base {
+		ss.cursor = t.base
 	}
-	d.owner = ss
-	d.gen++
-	sub.inflight[d.msg.key] = d
-	if ss.ackTimeout > 0 {
-		gen := d.gen
-		s.afterLocked(ss.ackTimeout, func() {
-			if sub.inflight[d.msg.key] == d && d.gen == gen && d.owner != nil {
-				s.stats.AckTimeouts++
-				delete(sub.inflight, d.msg.key)
-				d.owner = nil
-				d.count++
-				s.requeueLocked(sub, d)
-			}
-		})
+	m := t.at(ss.cursor)
+	if m == nil {
+		return nil
 	}
+	ss.cursor++
 	ss.took()
 	s.stats.Delivered++
-	return d.msg.frame(d.count)
+	return m.frame(0)
+}
+
+// settleLocked removes k from the in-flight set (releasing its Key_Shared
+// hold) and returns its delivery, or nil.
+func (sub *subscription) settleLocked(k idKey) *delivery {
+	d := sub.inflight[k]
+	if d == nil {
+		return nil
+	}
+	delete(sub.inflight, k)
+	if sub.holds != nil {
+		if h, ok := sub.holds[d.hash]; ok {
+			if h.n <= 1 {
+				delete(sub.holds, d.hash)
+			} else {
+				sub.holds[d.hash] = hold{h.owner, h.n - 1}
+			}
+		}
+	}
+	d.owner = nil
+	return d
+}
+
+// requeueInflightLocked requeues, with redeliveryCount+1, every in-flight
+// delivery for which pick is true, and returns how many.
+func (s *Server) requeueInflightLocked(sub *subscription, pick func(*delivery) bool) int {
+	var back []*delivery
+	for k, d := range sub.inflight {
+		if pick(d) {
+			sub.settleLocked(k)
+			d.count++
+			back = append(back, d)
+		}
+	}
+	s.requeueLocked(sub, back...)
+	return len(back)
 }
 
 // requeueLocked queues deliveries for redelivery in publish order, moving
@@ -149,9 +211,10 @@ func (s *Server) requeueLocked(sub *subscription, ds ...*delivery) {
 
 // ackLocked acknowledges k on sub, whichever consumer it was delivered to.
 func (s *Server) ackLocked(sub *subscription, k idKey) {
-	if d := sub.inflight[k]; d != nil {
-		delete(sub.inflight, k)
-		d.owner = nil
+	if sub.settleLocked(k) != nil {
+		if sub.typ == subKeyShared {
+			sub.kickAll() // the key's hold may have ended
+		}
 		return
 	}
 	for i, d := range sub.redeliver {
@@ -169,8 +232,7 @@ func (s *Server) nackLocked(ss *session, k idKey) {
 	if d == nil || d.owner != ss {
 		return
 	}
-	delete(sub.inflight, k)
-	d.owner = nil
+	sub.settleLocked(k)
 	d.count++
 	delay := ss.nackDelay
 	if s.nackDelay >= 0 {
@@ -212,22 +274,8 @@ func (s *Server) detachLocked(ss *session) {
 	if sub == nil {
 		return
 	}
-	for i, c := range sub.consumers {
-		if c == ss {
-			sub.consumers = append(sub.consumers[:i], sub.consumers[i+1:]...)
-			break
-		}
-	}
-	var back []*delivery
-	for k, d := range sub.inflight {
-		if d.owner == ss {
-			delete(sub.inflight, k)
-			d.owner = nil
-			d.count++
-			back = append(back, d)
-		}
-	}
-	s.requeueLocked(sub, back...)
+	s.removeMemberLocked(sub, ss)
+	s.requeueInflightLocked(sub, func(d *delivery) bool { return d.owner == ss })
 	if !sub.durable && len(sub.consumers) == 0 && s.subs[sub.key] == sub {
 		delete(s.subs, sub.key)
 	}

@@ -1,0 +1,212 @@
+package pulsartest_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/streamd/streamd/consumer/pulsartest"
+)
+
+// relay forwards TCP connections to target until blackhole is called;
+// from then on it silently discards everything in both directions while
+// keeping every socket open, like a peer host that vanished without FIN or
+// RST (crash, pulled cable, dropped NAT entry).
+type relay struct {
+	ln     net.Listener
+	target string
+	dead   atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func startRelay(t *testing.T, target string) *relay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{ln: ln, target: target}
+	r.wg.Add(1)
+	go r.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		r.mu.Lock()
+		for _, c := range r.conns {
+			_ = c.Close()
+		}
+		r.mu.Unlock()
+		r.wg.Wait()
+	})
+	return r
+}
+
+func (r *relay) accept() {
+	defer r.wg.Done()
+	for {
+		in, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", r.target)
+		if err != nil {
+			_ = in.Close()
+			continue
+		}
+		r.mu.Lock()
+		r.conns = append(r.conns, in, out)
+		r.mu.Unlock()
+		r.wg.Add(2)
+		go r.pipe(in, out)
+		go r.pipe(out, in)
+	}
+}
+
+// pipe copies from src to dst, dropping the bytes once blackholed.
+func (r *relay) pipe(src, dst net.Conn) {
+	defer r.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !r.dead.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				return
+			}
+			return
+		}
+	}
+}
+
+func (r *relay) blackhole() { r.dead.Store(true) }
+
+// dialVia dials the emulator's consumer path through the relay.
+func dialVia(t *testing.T, r *relay, path string, q url.Values) *client {
+	t.Helper()
+	u := "ws://" + r.ln.Addr().String() + path + "?" + q.Encode()
+	c, resp, err := websocket.Dial(ctxT(t), u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {key}}})
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		t.Fatalf("dial via relay: %v", err)
+	}
+	return newClient(t, c)
+}
+
+// keepAlive pings from c every period until the test ends, as a live
+// client does, so only a dead session idles out.
+func keepAlive(t *testing.T, c *client, period time.Duration) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-c.done:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), period)
+				_ = c.c.Ping(ctx)
+				cancel()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
+}
+
+// After a silent TCP death of the active Failover consumer the proxy keeps
+// it as the active one until its idle timeout notices the dead session
+// (Jetty's webSocketSessionIdleTimeoutMillis; nothing else does): the
+// standby gets nothing meanwhile, then everything unacked.
+func TestFailoverSilentDeathHeldUntilIdleTimeout(t *testing.T) {
+	t.Parallel()
+	const idle = 400 * time.Millisecond
+	s := pulsartest.Start(t, pulsartest.Config{IdleTimeout: idle})
+	r := startRelay(t, strings.TrimPrefix(s.URL(), "ws://"))
+	active := dialVia(t, r, subPath("sd"), subQuery("Failover", "a", "priorityLevel", "0"))
+	standby := dial(t, s, subPath("sd"), subQuery("Failover", "b", "priorityLevel", "1"))
+	keepAlive(t, standby, idle/4)
+	ids := publishN(s, allTopic, 3)
+	for _, id := range ids {
+		if f := active.next(); f.MessageID != id {
+			t.Fatalf("active got %s", f.raw)
+		}
+	}
+
+	r.blackhole()
+	died := time.Now()
+	standby.endOfTopic() // nothing for the standby while the dead one is active
+	for _, id := range ids {
+		f := standby.next()
+		if f.MessageID != id || f.RedeliveryCount != 1 {
+			t.Fatalf("standby got %s, want %s redelivered", f.raw, id)
+		}
+	}
+	held := time.Since(died)
+	if held < idle/2 {
+		t.Errorf("standby took over %v after the silent death, before the idle timeout %v", held, idle)
+	}
+	t.Logf("dead active consumer held the subscription for %v (idle timeout %v)", held.Round(time.Millisecond), idle)
+	if got := s.Stats().Closes[websocket.StatusGoingAway]; got != 1 {
+		t.Errorf("idle-timeout closes = %d, want 1", got)
+	}
+}
+
+// A client that reconnects under the same consumerName after a silent TCP
+// death becomes the active consumer at once, although the dead session is
+// still attached: on the broker's hash ring a later consumer with an equal
+// name takes the earlier one's points. So a stable consumer name per
+// replica makes Failover take over promptly.
+func TestFailoverSameNameReconnectTakesOver(t *testing.T) {
+	t.Parallel()
+	const delay = 50 * time.Millisecond
+	s := pulsartest.Start(t, pulsartest.Config{IdleTimeout: time.Minute, FailoverDelay: delay})
+	r := startRelay(t, strings.TrimPrefix(s.URL(), "ws://"))
+	dead := dialVia(t, r, subPath("sn"), subQuery("Failover", "replica-1"))
+	other := dial(t, s, subPath("sn"), subQuery("Failover", "replica-2", "priorityLevel", "1"))
+	ids := publishN(s, allTopic, 3)
+	for _, id := range ids {
+		if f := dead.next(); f.MessageID != id {
+			t.Fatalf("active got %s", f.raw)
+		}
+	}
+	r.blackhole()
+
+	start := time.Now()
+	again := dial(t, s, subPath("sn"), subQuery("Failover", "replica-1"))
+	for _, id := range ids {
+		f := again.next()
+		if f.MessageID != id || f.RedeliveryCount != 1 {
+			t.Fatalf("reconnected consumer got %s, want %s redelivered", f.raw, id)
+		}
+	}
+	took := time.Since(start)
+	if took > 10*delay+time.Second {
+		t.Errorf("same-name takeover took %v", took)
+	}
+	t.Logf("same-name reconnect took over in %v (FailoverDelay %v)", took.Round(time.Millisecond), delay)
+	other.endOfTopic()
+	if got := s.Sessions(); got != 3 {
+		t.Errorf("sessions = %d, want 3 (the dead one is still attached)", got)
+	}
+}
