@@ -97,10 +97,13 @@ func (r *Replay) bounds() bounds {
 // Run replays until the range ends, the stream goes quiet, or ctx is
 // cancelled (a graceful stop: the batch in the sink finishes); hard aborts
 // an unfinished batch. It returns what was done and nil, an error wrapping
-// ErrRetention or ErrUntilNotReached, ctx's error after an interrupt, or
+// ErrRetention, ErrUntilNotReached or ErrRefused, ctx's error after an interrupt, or
 // hard's error.
 func (r *Replay) Run(ctx, hard context.Context) (Result, error) {
 	if err := r.cfg.Range.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := probe(ctx, r.cfg.Source); err != nil {
 		return Result{}, err
 	}
 	stop, cancel := context.WithCancel(ctx)

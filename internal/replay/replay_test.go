@@ -216,3 +216,15 @@ func TestReplayInterrupted(t *testing.T) {
 		t.Errorf("progress %+v, want 3 delivered and stop %q", p, replay.StopCancelled)
 	}
 }
+
+func TestReplayWrongKeyFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	emu, _ := emulator(t, pulsartest.Config{Keys: []string{"eght_the_right_key"}})
+	_, err := runReplay(t, emu, &sinktest.Recorder{}, replay.Range{From: "earliest"})
+	if !errors.Is(err, replay.ErrRefused) || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("replay with a wrong key: %v, want ErrRefused naming 401", err)
+	}
+	if strings.Contains(err.Error(), "eght_testkey123") {
+		t.Errorf("error %q contains the credential", err)
+	}
+}

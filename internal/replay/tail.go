@@ -28,14 +28,20 @@ type TailConfig struct {
 }
 
 // Tail follows every source until ctx is cancelled, then returns nil. It
-// never acks into a durable subscription and never writes state. A topic
-// that stops with an error ends the tail with that error.
+// never acks into a durable subscription and never writes state. A refused
+// handshake fails at once with ErrRefused; a topic that stops with an error
+// ends the tail with that error.
 func Tail(ctx context.Context, cfg TailConfig) error {
 	if len(cfg.Sources) == 0 {
 		return fmt.Errorf("tail: %w", errors.New("no topic"))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, src := range cfg.Sources {
+		if err := probe(ctx, src); err != nil {
+			return err
+		}
 	}
 	start := "latest"
 	if !cfg.Since.IsZero() {

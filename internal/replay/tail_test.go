@@ -152,9 +152,8 @@ func TestTailLatestSeesOnlyNewEvents(t *testing.T) {
 	go func() {
 		done <- replay.Tail(ctx, replay.TailConfig{Sources: []consumer.Config{source(emu)}, Policy: fastPolicy, Sink: &replay.Printer{Out: out}})
 	}()
-	if err := emu.WaitSessions(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	// The probe handshake comes first, then the reader's.
+	waitFor(t, 10*time.Second, "the reader", func() bool { return emu.Stats().Handshakes[101] >= 2 && emu.Sessions() == 1 })
 	emu.Publish("acme/event-v1/all", event(77, "InteractionDeleted"))
 	waitFor(t, 10*time.Second, "the new event", func() bool { return strings.Contains(out.String(), "int-77-") })
 	cancel()
