@@ -52,6 +52,18 @@ func (m *Main) commands() []command {
 			setup:   func(*flag.FlagSet) action { return m.check },
 		},
 		{
+			name:    "replay",
+			summary: "replay a range of events into the sinks, beside a running daemon",
+			help:    replayHelp,
+			setup:   m.setupReplay,
+		},
+		{
+			name:    "tail",
+			summary: "print the feed for a person, one aligned line per event",
+			help:    tailHelp,
+			setup:   m.setupTail,
+		},
+		{
 			name:    "demo",
 			summary: "run the pipeline against a built-in emulator (no 8x8 account needed)",
 			help:    "Run the real pipeline against a built-in emulator of 8x8's proxy on loopback.",
@@ -159,11 +171,11 @@ func (m *Main) commandHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "  -h, -help\n    \tprint this help")
 
-	if cmd.name == "run" || cmd.name == "check" {
+	if slices.Contains([]string{"run", "check", "replay", "tail"}, cmd.name) {
 		fmt.Fprint(w, "\nConfiguration comes from environment variables (see config.example.env):\n\n")
 		printVars(w)
 	}
-	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 2 usage error, 78 invalid configuration.")
+	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 2 usage error (unknown command or flag), 78 invalid configuration or flag value.")
 }
 
 // help prints the overview: commands and every variable.
@@ -183,7 +195,7 @@ Commands:
 
 	fmt.Fprint(w, "\nConfiguration comes from environment variables (see config.example.env):\n\n")
 	printVars(w)
-	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 2 usage error, 78 invalid configuration.")
+	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 2 usage error (unknown command or flag), 78 invalid configuration or flag value.")
 }
 
 // printVars prints every variable with its default and meaning.

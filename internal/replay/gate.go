@@ -12,8 +12,8 @@ import (
 
 // Why a replay ended (Result.Stop).
 const (
-	StopUntil     = "reached --until"            // an event published after Until
-	StopUntilID   = "reached --until message id" // the UntilID event (or a later one)
+	StopUntil     = "reached -until"             // an event published after Until
+	StopUntilID   = "reached -until message id"  // the UntilID event (or a later one)
 	StopCaughtUp  = "caught up"                  // an event published after the replay started
 	StopIdle      = "caught up (no more events)" // silence after the Until time
 	StopCancelled = "interrupted"
@@ -36,6 +36,7 @@ type Result struct {
 type bounds struct {
 	since      time.Time
 	until      time.Time // zero: never ends by time (tail)
+	caughtUp   bool      // until is the moment the replay started
 	untilRaw   string
 	untilID    consumer.MessageID
 	types      map[string]bool // nil keeps every type
@@ -142,6 +143,9 @@ func (g *gate) sort(batch []*sink.Event, keep *[]*sink.Event) tally {
 // beyond returns why ev is past the range's end, or "".
 func (g *gate) beyond(ev *sink.Event) string {
 	if !g.b.until.IsZero() && !ev.Published.IsZero() && ev.Published.After(g.b.until) {
+		if g.b.caughtUp {
+			return StopCaughtUp
+		}
 		return StopUntil
 	}
 	if g.b.untilRaw == "" || ev.MessageID == g.b.untilRaw {

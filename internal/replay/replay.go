@@ -83,7 +83,7 @@ func (r *Replay) bounds() bounds {
 	if rg.UntilID != "" {
 		b.untilID, _ = consumer.ParseMessageID(rg.UntilID) // validated by Range.Validate
 	} else if b.until.IsZero() {
-		b.until = r.start
+		b.until, b.caughtUp = r.start, true
 	}
 	if len(r.cfg.Types) > 0 {
 		b.types = make(map[string]bool, len(r.cfg.Types))
@@ -204,9 +204,9 @@ func (r *Replay) Progress() Progress {
 }
 
 func retentionError(label string, since time.Time, ev *sink.Event) error {
-	return fmt.Errorf("%w: the oldest retained event (message id %s) was published at %s, after --since %s (%s); "+
+	return fmt.Errorf("%w: the oldest retained event (message id %s) was published at %s, after -since %s (%s); "+
 		"8x8 no longer keeps what was published before it (or nothing was published in between). "+
-		"Replay what is retained with --from earliest",
+		"Replay what is retained with -from earliest",
 		ErrRetention, ev.MessageID, ev.Published.UTC().Format(time.RFC3339Nano), label, since.UTC().Format(time.RFC3339Nano))
 }
 

@@ -98,7 +98,7 @@ func TestReplayCaughtUp(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 	equalIDs(t, rec.IDs(), ids)
-	if res.Stop != replay.StopCaughtUp && res.Stop != replay.StopUntil {
+	if res.Stop != replay.StopCaughtUp {
 		t.Errorf("stop %q, want caught up", res.Stop)
 	}
 }
@@ -150,7 +150,7 @@ func TestReplayStartOlderThanRetention(t *testing.T) {
 	if !errors.Is(err, replay.ErrRetention) {
 		t.Fatalf("replay: %v, want ErrRetention", err)
 	}
-	for _, want := range []string{ids[20], "2025-10-15T09:20:00Z", "--from earliest"} {
+	for _, want := range []string{ids[20], "2025-10-15T09:20:00Z", "-from earliest"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
