@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -102,6 +101,3 @@ func stopOnSignals(ctx context.Context, signals <-chan os.Signal, log *slog.Logg
 		}
 	}
 }
-
-// isTerminalOut reports whether w is a terminal (for colour and progress).
-func isTerminalOut(w io.Writer) bool { return isTerminal(w) }

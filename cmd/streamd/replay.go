@@ -167,6 +167,8 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 	defer drain()
 	go stopOnSignals(abortCtx, signals, log, drain, abort)
 
+	// The sinks open as the daemon opens them, without its metrics, health
+	// or state (a daemon value holding only what openSinks reads).
 	outs, err := (&daemon{cfg: c, log: log, abortCtx: abortCtx}).openSinks(m.Stdout)
 	if err != nil {
 		return err
@@ -207,7 +209,7 @@ func (m *Main) replayTopic(drainCtx, abortCtx context.Context, cfg replay.Config
 	watched := make(chan struct{})
 	var bar *replay.Bar
 	switch {
-	case progress == "bar" || progress == "auto" && isTerminalOut(m.Stderr):
+	case progress == "bar" || progress == "auto" && isTerminal(m.Stderr):
 		bar = replay.NewBar(m.Stderr, name)
 		go func() { defer close(watched); replay.Watch(wctx, 200*time.Millisecond, r.Progress, bar.Report) }()
 	case progress != "off":

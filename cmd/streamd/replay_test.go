@@ -105,16 +105,21 @@ func TestReplayBesideDaemon(t *testing.T) {
 	emu, clock := newReplayEmulator(t, 0)
 	dir := t.TempDir()
 	daemonOut, replayOut := filepath.Join(dir, "daemon.jsonl"), filepath.Join(dir, "replay.jsonl")
-	e := streamEnv(t, emu, daemonOut, "STREAMD_CHECKPOINT_INTERVAL", "50ms")
+	// One checkpoint write, after the 20th event: the state directory is
+	// then still until something changes it.
+	e := streamEnv(t, emu, daemonOut, "STREAMD_CHECKPOINT_EVERY", "20", "STREAMD_CHECKPOINT_INTERVAL", "1h")
 	d := start(t, e, "run")
 	d.waitLog(20*time.Second, "ready: first handshake succeeded")
 	ids := replayStream(emu, clock, 20)
 	waitFor(t, 20*time.Second, "the daemon's events", func() bool { return countLines(daemonOut) == 20 })
 	stateDir := e["STREAMD_STATE_DIR"]
-	waitFor(t, 20*time.Second, "the daemon's checkpoint", func() bool { return strings.Contains(snapshot(t, stateDir), ids[19]) })
+	waitFor(t, 20*time.Second, "the daemon's checkpoint", func() bool {
+		s := snapshot(t, stateDir)
+		return strings.Contains(s, ids[19]) && !strings.Contains(s, ".tmp")
+	})
 	before := snapshot(t, stateDir)
 
-	p := run(t, e, "replay", "-from", "earliest", "-sinks", "file", "-file", replayOut, "-idle", "500ms")
+	p := run(t, e, "replay", "-from", "earliest", "-sinks", "file", "-file", replayOut, "-idle", "2s")
 	if p.code != exitOK {
 		t.Fatalf("replay: exit %d, want 0; stderr:\n%s", p.code, p.stderr.String())
 	}

@@ -77,7 +77,7 @@ func (m *Main) tail(ctx context.Context, f *tailFlags, signals <-chan os.Signal)
 	defer stop()
 	go stopOnSignals(ctx, signals, log, stop, stop)
 
-	color := f.color == "always" || f.color == "auto" && isTerminalOut(m.Stdout)
+	color := f.color == "always" || f.color == "auto" && isTerminal(m.Stdout)
 	return replay.Tail(ctx, replay.TailConfig{
 		Sources: c.readerConfigs(),
 		Since:   since,

@@ -2,6 +2,8 @@ package replay_test
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,29 @@ func TestBarShowsPercentEventsAndPosition(t *testing.T) {
 	for _, want := range []string{"100%", "event-v1/all: 900 events, 300/s, at 2025-10-15 13:00:00"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("bar output %q lacks %q", b.String(), want)
+		}
+	}
+}
+
+func TestWatchLogsProgress(t *testing.T) {
+	t.Parallel()
+	var b syncBuffer
+	log := slog.New(slog.NewJSONHandler(&b, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	snap := func() replay.Progress {
+		return replay.Progress{Elapsed: time.Second, Result: replay.Result{Delivered: 42, Skipped: 3}}
+	}
+	go func() {
+		defer close(done)
+		replay.Watch(ctx, time.Millisecond, snap, replay.LogReport(log, "event-v1/all"))
+	}()
+	waitFor(t, 5*time.Second, "a progress line", func() bool { return strings.Contains(b.String(), `"msg":"replay progress"`) })
+	cancel()
+	<-done
+	for _, want := range []string{`"topic":"event-v1/all"`, `"delivered":42`, `"skipped":3`, `"events_per_second":42`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("log %s lacks %s", b.String(), want)
 		}
 	}
 }

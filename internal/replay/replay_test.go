@@ -19,7 +19,7 @@ import (
 func runReplay(t *testing.T, emu *pulsartest.Server, s sink.Sink, rg replay.Range, types ...string) (replay.Result, error) {
 	t.Helper()
 	ctx := testCtx(t, 20*time.Second)
-	r := replay.New(replay.Config{Source: source(emu), Range: rg, Types: types, Sink: s, Idle: 300 * time.Millisecond, Policy: fastPolicy})
+	r := replay.New(replay.Config{Source: source(emu), Range: rg, Types: types, Sink: s, Idle: 2 * time.Second, Policy: fastPolicy})
 	return r.Run(ctx, ctx)
 }
 
