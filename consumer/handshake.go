@@ -101,6 +101,11 @@ func reason(err error) string {
 	return "connection_lost"
 }
 
+// Refused reports whether err is a handshake the proxy refused for a
+// reason that retrying cannot fix (401, 403, 404, 400): a one-shot command
+// stops on it instead of retrying like the daemon.
+func Refused(err error) bool { return classify(err) == reconnect.Credential }
+
 // Hint is what an operator should do about a credential-class error.
 func Hint(err error) string {
 	var he *handshakeError

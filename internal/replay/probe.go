@@ -8,7 +8,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/consumer"
-	"github.com/streamd/streamd/reconnect"
 )
 
 // ErrRefused: the proxy refused the handshake for a reason that retrying
@@ -26,7 +25,7 @@ func probe(ctx context.Context, src consumer.Config) error {
 		_ = conn.Close(websocket.StatusNormalClosure, "")
 		return nil
 	}
-	if consumer.Classify(err) != reconnect.Credential {
+	if !consumer.Refused(err) {
 		return nil
 	}
 	msg := fmt.Errorf("%w: %s: %w", ErrRefused, src.Name(), err)
