@@ -10,9 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/streamd/streamd/internal/health"
+	"github.com/streamd/streamd/reconnect"
 )
 
 // ErrClosed is returned by Write after Close.
@@ -22,32 +26,113 @@ var ErrClosed = errors.New("dead-letter writer closed")
 // concurrent use. A line torn by a crash or a failed write is followed by a
 // newline before the next record, so it spoils only itself: readers should
 // skip lines that are not valid JSON.
+//
+// Before each record the Writer checks (one stat(2)) that its path still
+// names the open file; if the file or its directory was removed, renamed or
+// replaced, it creates both again (as Open does) and writes there, so a
+// record is never "durable" in a file nobody can read. If that fails, Write
+// fails with an error naming the path.
 type Writer struct {
 	path string
+	opts Options
 	now  func() time.Time
 	sem  chan struct{} // holds f; a token means free
 	f    *os.File      // nil once closed
+	id   os.FileInfo   // f's identity (device and inode) when it was opened
 	torn bool          // the file may not end with '\n'
+
+	closed   bool
+	failures int // consecutive failed writes, for WriteRetry's backoff and logs
 }
+
+// Options are the optional collaborators of a Writer.
+type Options struct {
+	// Health, when set, gets a part named HealthPart: not ready, with the
+	// error naming the path, while records cannot be written.
+	Health *health.State
+	// Logger receives recreation notices and WriteRetry's failures; nil
+	// discards.
+	Logger *slog.Logger
+	// Retry is the backoff of WriteRetry (one policy for every retry in
+	// streamd; see reconnect.Policy). Zero fields default to RetryMin and
+	// RetryMax.
+	Retry reconnect.Policy
+}
+
+// HealthPart is the name of the Writer's health part.
+const HealthPart = "dead-letter"
+
+// Default backoff bounds of WriteRetry.
+const (
+	RetryMin = 100 * time.Millisecond
+	RetryMax = 30 * time.Second
+)
 
 // Open opens path for appending, creating it (mode 0o600) and its parent
 // directory (mode 0o700) if needed.
 func Open(path string) (*Writer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create dead-letter dir: %w", err)
+	return OpenWith(path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, opts Options) (*Writer, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open dead-letter file: %w", err)
+	if opts.Retry.Min <= 0 {
+		opts.Retry.Min = RetryMin
 	}
-	torn, err := endsTorn(path)
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("check dead-letter file: %w", err)
+	if opts.Retry.Max <= 0 {
+		opts.Retry.Max = RetryMax
 	}
-	w := &Writer{path: path, now: time.Now, sem: make(chan struct{}, 1), f: f, torn: torn}
+	w := &Writer{path: path, opts: opts, now: time.Now, sem: make(chan struct{}, 1)}
+	if err := w.open(); err != nil {
+		return nil, err
+	}
+	opts.Health.Set(HealthPart, true, "")
 	w.sem <- struct{}{}
 	return w, nil
+}
+
+// open creates the directory and opens the file. The caller holds w.sem.
+func (w *Writer) open() error {
+	if err := os.MkdirAll(filepath.Dir(w.path), 0o700); err != nil {
+		return fmt.Errorf("create dead-letter dir: %w", err)
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open dead-letter file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("stat dead-letter file %s: %w", w.path, err)
+	}
+	torn, err := endsTorn(w.path)
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("check dead-letter file %s: %w", w.path, err)
+	}
+	w.f, w.id, w.torn = f, fi, torn
+	return nil
+}
+
+// ensureOpen reopens the file when its path no longer names it (removed,
+// renamed or replaced, or the directory removed). The caller holds w.sem.
+func (w *Writer) ensureOpen() error {
+	if w.f != nil {
+		fi, err := os.Stat(w.path)
+		if err == nil && os.SameFile(fi, w.id) {
+			return nil
+		}
+		w.opts.Logger.Warn("dead-letter path no longer names the open file; recreating it", "path", w.path)
+		_ = w.f.Close() // abandoned: records written to it were fsynced before
+		w.f = nil
+	}
+	if err := w.open(); err != nil {
+		return fmt.Errorf("recreate dead-letter file %s: %w", w.path, err)
+	}
+	return nil
 }
 
 // endsTorn reports whether the file is non-empty and lacks a final newline.
@@ -89,21 +174,47 @@ func (w *Writer) Write(ctx context.Context, r Record) error {
 		return fmt.Errorf("write dead letter: %w", ctx.Err())
 	}
 	defer func() { w.sem <- struct{}{} }()
-	if w.f == nil {
+
+	if w.closed {
 		return fmt.Errorf("write dead letter: %w", ErrClosed)
+	}
+	err = w.writeLocked(line)
+	w.report(err)
+	return err
+}
+
+// writeLocked appends line to the file and fsyncs it. The caller holds w.sem.
+func (w *Writer) writeLocked(line []byte) error {
+	if err := w.ensureOpen(); err != nil {
+		return err
 	}
 	if w.torn {
 		line = append([]byte{'\n'}, line...)
 	}
 	if _, err := w.f.Write(line); err != nil {
 		w.torn = true
-		return fmt.Errorf("write dead letter: %w", err)
+		return fmt.Errorf("write dead letter %s: %w", w.path, err)
 	}
 	w.torn = false
 	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("sync dead-letter file: %w", err)
+		return fmt.Errorf("sync dead-letter file %s: %w", w.path, err)
 	}
 	return nil
+}
+
+// report updates the health part and the failure streak after a write. The
+// caller holds w.sem.
+func (w *Writer) report(err error) {
+	if err == nil {
+		if w.failures > 0 {
+			w.opts.Logger.Info("dead-letter file writable again", "path", w.path, "failed_attempts", w.failures)
+			w.opts.Health.Set(HealthPart, true, "")
+		}
+		w.failures = 0
+		return
+	}
+	w.failures++
+	w.opts.Health.Set(HealthPart, false, err.Error())
 }
 
 func encode(r Record) ([]byte, error) {
@@ -120,6 +231,10 @@ func encode(r Record) ([]byte, error) {
 func (w *Writer) Close() error {
 	<-w.sem
 	defer func() { w.sem <- struct{}{} }()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
 	if w.f == nil {
 		return nil
 	}

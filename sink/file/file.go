@@ -19,8 +19,31 @@
 // retried after it was partly or wholly written, readers must tolerate
 // duplicate lines (at-least-once delivery).
 //
+// Before each batch the sink checks (one stat(2)) that Path still names the
+// open file. If the file or its directory was removed, or the file renamed
+// or replaced without a SIGHUP, it closes the old file and creates Path
+// again before the batch is accepted; if that fails (the directory is gone:
+// it is not recreated, as Open does not create it) Write returns an error
+// naming Path, so nothing is acked and the fan-out shows the sink not ready.
+// Events are therefore never accepted into an unlinked file.
+//
+// # Log rotation
+//
+// Prefer logrotate's "create" mode with a SIGHUP to streamd in postrotate
+// (the daemon calls Reopen): the file is renamed, streamd fsyncs and closes
+// it and creates a fresh one, and no line is lost or split. Without the
+// SIGHUP the next batch notices the rename and creates the file anyway.
+//
+// "copytruncate" also works but is weaker, as with every program: lines
+// written between logrotate's copy and its truncate are lost from both
+// files (they were already acked). The sink detects the truncation (the
+// file's size dropped below what it wrote), logs it, and uses the real size
+// from then on; O_APPEND makes every write land at the real end.
+//
 // Torn lines: if write(2) wrote part of a batch and then failed, the sink
-// truncates the file back to its previous size. If that fails too, the next
+// truncates the file back to its size before that write, computed from the
+// file's real size (fstat(2)) minus the bytes written, never from a cached
+// size that an external truncation made stale. If that fails too, the next
 // batch starts with a newline, so the torn fragment stays on a line of its
 // own and never merges with a complete line. The same is done when opening
 // a file whose last byte is not a newline (e.g. after a power loss).
@@ -56,8 +79,8 @@ const maxKeep = 4 << 20
 
 // Config configures Open.
 type Config struct {
-	// Path of the file; it is created (mode 0640) if missing. Its directory
-	// must exist.
+	// Path of the file; it is created (mode 0640) if missing, at Open and
+	// whenever it disappears later. Its directory must exist.
 	Path   string
 	Format sink.Format
 	// Fsync is "always", "interval" (the default when empty) or "never".
@@ -79,7 +102,8 @@ type Sink struct {
 	log *slog.Logger
 
 	mu     sync.Mutex
-	f      *os.File // nil until (re)opened after an error
+	f      *os.File    // nil until (re)opened after an error
+	id     os.FileInfo // f's identity (device and inode) when it was opened
 	size   int64
 	buf    []byte
 	torn   bool // the file may end mid-line; start the next batch with '\n'
@@ -146,7 +170,7 @@ func (s *Sink) open() error {
 		f.Close()
 		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	}
-	s.f, s.size = f, fi.Size()
+	s.f, s.id, s.size = f, fi, fi.Size()
 	s.torn = s.size > 0 && !endsWithNewline(s.cfg.Path, s.size)
 	return nil
 }
@@ -181,11 +205,10 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if s.f == nil {
-		if err := s.open(); err != nil {
-			return err
-		}
+	if err := s.ensureOpen(); err != nil {
+		return err
 	}
+
 	buf := s.buf[:0]
 	for _, e := range batch {
 		buf = sink.AppendLine(buf, s.cfg.Format, e)
@@ -232,20 +255,6 @@ func (s *Sink) writeLocked(buf []byte) error {
 	}
 	s.dirty = true
 	return nil
-}
-
-// undoPartial removes the n bytes of a failed write, or marks the file torn
-// when they cannot be removed.
-func (s *Sink) undoPartial(n int, buf []byte) {
-	if n <= 0 {
-		return
-	}
-	if err := s.truncate(s.f, s.size); err == nil {
-		return
-	}
-	s.size += int64(n)
-	s.torn = buf[n-1] != '\n'
-	s.log.Warn("partial write could not be undone; next batch starts on a new line", "path", s.cfg.Path)
 }
 
 // closeFile closes the current file after an error, so that the next Write

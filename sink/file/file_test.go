@@ -178,20 +178,65 @@ func TestReopenAfterExternalRename(t *testing.T) {
 	if err := os.Rename(path, path+".1"); err != nil { // logrotate
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, sinktest.Events(1, 2)); err != nil { // still the renamed file
+	if err := s.Reopen(); err != nil { // SIGHUP
 		t.Fatal(err)
 	}
-	if err := s.Reopen(); err != nil { // SIGHUP
+	if err := s.Write(ctx, sinktest.Events(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reopen(); err != nil { // a second SIGHUP keeps the file
 		t.Fatal(err)
 	}
 	if err := s.Write(ctx, sinktest.Events(1, 3)); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(readLines(t, path+".1"), ","), eventLine(1)+","+eventLine(2); got != want {
+	if got, want := strings.Join(readLines(t, path+".1"), ","), eventLine(1); got != want {
 		t.Errorf("rotated file = %s, want %s", got, want)
 	}
-	if got, want := strings.Join(readLines(t, path), ","), eventLine(3); got != want {
+	if got, want := strings.Join(readLines(t, path), ","), eventLine(2)+","+eventLine(3); got != want {
 		t.Errorf("new file = %s, want %s", got, want)
+	}
+}
+
+// TestPathLossIsNoticedBeforeAccepting removes, renames and replaces the
+// file without a SIGHUP: the next batch must land in a file at Path, never
+// in the unlinked or renamed one.
+func TestPathLossIsNoticedBeforeAccepting(t *testing.T) {
+	for name, lose := range map[string]func(path string) error{
+		"removed": os.Remove,
+		"renamed": func(path string) error { return os.Rename(path, path+".old") },
+		"replaced": func(path string) error {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return os.WriteFile(path, []byte("other\n"), 0o640)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "events.log")
+			for _, policy := range []string{file.FsyncAlways, file.FsyncNever} {
+				_ = os.Remove(path)
+				s := open(t, file.Config{Path: path, Format: sink.FormatEvent, Fsync: policy})
+				ctx := context.Background()
+				if err := s.Write(ctx, sinktest.Events(1, 1)); err != nil {
+					t.Fatal(err)
+				}
+				if err := lose(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Write(ctx, sinktest.Events(2, 2)); err != nil {
+					t.Fatal(err)
+				}
+				got := strings.Join(readLines(t, path), ",")
+				want := eventLine(2) + "," + eventLine(3)
+				if name == "replaced" {
+					want = "other," + want
+				}
+				if got != want {
+					t.Errorf("%s: file = %s, want %s", policy, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -241,6 +286,58 @@ func TestUnwritablePathBlocksThenRecovers(t *testing.T) {
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ready, _ := h.Ready(); !ready {
+		t.Errorf("not ready after recovery: %v", h.NotReady())
+	}
+	if got := strings.Join(readLines(t, path), ","); got != eventLine(2) {
+		t.Errorf("file = %s, want id 2", got)
+	}
+}
+
+// TestRemovedDirectoryBlocksUntilRecreated removes the file's whole
+// directory while the sink runs, with no SIGHUP: the next batch must not be
+// accepted (the sink is not ready, naming the path) until the directory is
+// back, and then it lands in a new file at the path.
+func TestRemovedDirectoryBlocksUntilRecreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "events.log")
+	s, err := file.Open(file.Config{Path: path, Format: sink.FormatEvent, Fsync: file.FsyncInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := health.New()
+	f := sink.NewFanout(sink.FanoutConfig{Targets: []sink.Target{{Name: "file", Sink: s}}, Health: h,
+		RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
+	defer f.Close(context.Background())
+	ctx := context.Background()
+	if err := f.Write(ctx, sinktest.Events(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Write(ctx, sinktest.Events(1, 2)) }()
+	waitFor(t, "sink not ready", func() bool { return len(h.NotReady()) == 1 })
+	if nr := h.NotReady()[0]; !strings.Contains(nr, path) {
+		t.Errorf("reason %q does not name %s", nr, path)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Write returned %v while the directory is missing", err)
+	default:
+	}
+
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

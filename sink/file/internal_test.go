@@ -83,6 +83,68 @@ func TestPartialWriteIsTruncated(t *testing.T) {
 	}
 }
 
+// TestCopytruncateThenPartialWrite truncates the file from outside (as
+// logrotate's copytruncate does), then fails a write half-way. The undo must
+// use the file's real size: truncating to the size cached before the
+// external truncation would fill the file with NUL bytes.
+func TestCopytruncateThenPartialWrite(t *testing.T) {
+	for _, when := range []string{"before the batch", "during the write"} {
+		t.Run(when, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "events.log")
+			s, err := Open(Config{Path: path, Format: sink.FormatEvent, Fsync: FsyncNever})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			ctx := context.Background()
+			if err := s.Write(ctx, testBatch(4, 0)); err != nil {
+				t.Fatal(err)
+			}
+
+			copytruncate := func() {
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if when == "before the batch" {
+				copytruncate()
+			}
+			orig := s.write
+			s.write = func(f *os.File, b []byte) (int, error) {
+				s.write = orig
+				if when == "during the write" {
+					copytruncate()
+				}
+				n, _ := orig(f, b[:len(b)/2])
+				return n, syscall.ENOSPC
+			}
+			if err := s.Write(ctx, testBatch(3, 4)); !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("err = %v, want ENOSPC", err)
+			}
+			if err := s.Write(ctx, testBatch(3, 4)); err != nil {
+				t.Fatal(err)
+			}
+
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.ContainsRune(string(b), 0) {
+				t.Fatalf("file contains NUL bytes: %q", b)
+			}
+			lines := readLines(t, path)
+			if len(lines) != 3 {
+				t.Fatalf("%d lines, want 3: %q", len(lines), lines)
+			}
+			for i, l := range lines {
+				if want := fmt.Sprintf(`{"eventType":"X","id":%d}`, 4+i); l != want {
+					t.Errorf("line %d = %q, want %q", i, l, want)
+				}
+			}
+		})
+	}
+}
+
 func TestPartialWriteFallbackNewline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.log")
 	s, err := Open(Config{Path: path, Format: sink.FormatEvent, Fsync: FsyncNever})

@@ -1,0 +1,95 @@
+package file
+
+import (
+	"fmt"
+	"os"
+)
+
+// ensureOpen makes sure s.f is open and still the file that Path names, so
+// that a batch is never accepted into a file nobody can read any more. The
+// caller holds s.mu.
+//
+// Path no longer names the open file when the file was removed or renamed
+// (without a SIGHUP), or its directory was removed or replaced. Then the
+// open file is closed and Path opened (created) again; the directory is not
+// created, as Open does not create it either. If that fails the error, which
+// names Path, fails the batch, so it is not acked and is retried.
+//
+// When Path still names the open file, its size as stat(2) reports it
+// replaces the cached one: a file truncated by someone else (logrotate's
+// copytruncate) is logged and its real size used from then on.
+//
+// Cost: one stat(2) of Path per batch (about 1µs, one allocation).
+func (s *Sink) ensureOpen() error {
+	if s.f == nil {
+		return s.open()
+	}
+
+	fi, err := os.Stat(s.cfg.Path)
+	if err == nil && os.SameFile(fi, s.id) {
+		s.sawSize(fi.Size())
+		return nil
+	}
+
+	reason := "file replaced"
+	if err != nil {
+		reason = err.Error()
+	}
+	s.log.Warn("file sink path no longer names the open file; recreating it",
+		"path", s.cfg.Path, "reason", reason)
+	if err := s.syncClose(); err != nil {
+		s.log.Warn("close the file that was removed or renamed", "path", s.cfg.Path, "error", err)
+	}
+	if err := s.open(); err != nil {
+		return fmt.Errorf("recreate %s: %w", s.cfg.Path, err)
+	}
+	return nil
+}
+
+// sawSize records the size of the open file as the kernel reports it. A size
+// below the cached one means the file was truncated by someone else; O_APPEND
+// writes already go to its real end, and from now on rotation and undo use
+// the real size too.
+func (s *Sink) sawSize(size int64) {
+	if size == s.size {
+		return
+	}
+	if size < s.size {
+		s.log.Warn("file was truncated by another process (logrotate copytruncate?)",
+			"path", s.cfg.Path, "size", size, "expected_size", s.size)
+		s.torn = size > 0 && !endsWithNewline(s.cfg.Path, size)
+	}
+	s.size = size
+}
+
+// undoPartial removes the n bytes of a failed write of buf, or marks the file
+// torn when they cannot be removed. The file's real size comes from fstat(2),
+// never from the cached size: if the file was truncated by someone else since
+// the last batch (copytruncate), truncating to the cached size would extend
+// it with NUL bytes inside an accepted event's line.
+func (s *Sink) undoPartial(n int, buf []byte) {
+	if n <= 0 {
+		return
+	}
+
+	fi, err := s.f.Stat()
+	if err == nil && fi.Size() < s.size {
+		s.log.Warn("file was truncated by another process (logrotate copytruncate?)",
+			"path", s.cfg.Path, "size", fi.Size(), "expected_size", s.size+int64(n))
+	}
+	if err == nil && fi.Size() >= int64(n) {
+		end := fi.Size() - int64(n)
+		if err = s.truncate(s.f, end); err == nil {
+			s.size = end
+			return
+		}
+	}
+
+	if fi != nil {
+		s.size = fi.Size()
+	} else {
+		s.size += int64(n)
+	}
+	s.torn = buf[n-1] != '\n'
+	s.log.Warn("partial write could not be undone; next batch starts on a new line", "path", s.cfg.Path)
+}
