@@ -2,21 +2,34 @@
 // (sd_notify(3)): it sends datagrams such as "READY=1" or "WATCHDOG=1" to the
 // unix socket named by $NOTIFY_SOCKET. Outside systemd (no $NOTIFY_SOCKET) a
 // Notifier is nil and every method is a no-op, so callers need no checks.
+//
+// Notifications are best-effort and never block the daemon: a datagram the
+// socket cannot take at once (its reader is stuck and its receive queue is
+// full: EAGAIN) is dropped and counted (Dropped). A stuck notify proxy then
+// costs status updates, never progress or a SIGTERM ignored.
 package sdnotify
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
+
+// ErrDropped is returned (wrapped) by Notify when the datagram was dropped
+// because the socket's queue is full.
+var ErrDropped = errors.New("sdnotify: notification dropped, socket queue full")
 
 // Notifier sends notifications to the service manager. A nil *Notifier is
 // valid and does nothing. It is safe for concurrent use.
 type Notifier struct {
-	addr *net.UnixAddr
+	addr    *net.UnixAddr
+	dropped atomic.Uint64
 }
 
 // New returns a Notifier for $NOTIFY_SOCKET, or nil when it is unset or not a
@@ -45,7 +58,8 @@ func (n *Notifier) Socket() string {
 
 // Notify sends state, one or more newline-separated "KEY=VALUE" assignments,
 // in a single datagram. Each call dials afresh, so a restarted socket listener
-// or a full receive buffer affects only that call.
+// affects only that call. It never blocks: when the socket's queue is full
+// the datagram is dropped, counted, and an error wrapping ErrDropped returned.
 func (n *Notifier) Notify(state string) error {
 	if n == nil {
 		return nil
@@ -55,10 +69,43 @@ func (n *Notifier) Notify(state string) error {
 		return fmt.Errorf("dial notify socket: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.Write([]byte(state)); err != nil {
+
+	if err := sendNow(conn, []byte(state)); err != nil {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOBUFS) {
+			n.dropped.Add(1)
+			return fmt.Errorf("send notification: %w", ErrDropped)
+		}
 		return fmt.Errorf("send notification: %w", err)
 	}
 	return nil
+}
+
+// sendNow writes b with one non-blocking send(2). conn.Write would park the
+// goroutine in the poller until the socket drains, i.e. forever when the
+// reader is stuck; here EAGAIN is returned instead.
+func sendNow(conn *net.UnixConn, b []byte) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		serr = syscall.Sendto(int(fd), b, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, nil)
+		return true // never wait for writability
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// Dropped returns how many notifications were dropped because the socket's
+// queue was full; 0 for a nil Notifier. Export it as a counter metric.
+func (n *Notifier) Dropped() uint64 {
+	if n == nil {
+		return 0
+	}
+	return n.dropped.Load()
 }
 
 // Ready tells the service manager that start-up is finished (READY=1).

@@ -1,6 +1,7 @@
 package sdnotify
 
 import (
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -165,5 +166,42 @@ func TestWatchdogIntervalEnv(t *testing.T) {
 	t.Setenv("WATCHDOG_PID", "")
 	if d, ok := WatchdogInterval(); !ok || d != time.Second {
 		t.Fatalf("WatchdogInterval() = %v %v, want 1s true", d, ok)
+	}
+}
+
+// TestNotifyNeverBlocks sends to a socket whose reader never reads (an old
+// container runtime's stuck notify proxy): the queue fills after a few
+// datagrams, and every later send must be dropped and counted at once
+// instead of blocking the caller.
+func TestNotifyNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	listen(t, path) // never read
+	t.Setenv("NOTIFY_SOCKET", path)
+	n := New()
+
+	const sends = 1000
+	done := make(chan int, 1)
+	start := time.Now()
+	go func() {
+		failed := 0
+		for range sends {
+			if err := n.Status("connected 1/1 topics, waiting for events"); err != nil {
+				failed++
+			}
+		}
+		done <- failed
+	}()
+	var failed int
+	select {
+	case failed = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("notifications block on a socket nobody reads")
+	}
+	t.Logf("%d sends in %v, %d dropped", sends, time.Since(start), n.Dropped())
+	if d := n.Dropped(); d == 0 || d != uint64(failed) {
+		t.Errorf("Dropped() = %d, failed sends %d; want equal and > 0", d, failed)
+	}
+	if err := n.Watchdog(); !errors.Is(err, ErrDropped) {
+		t.Errorf("Watchdog on a full queue = %v, want ErrDropped", err)
 	}
 }
