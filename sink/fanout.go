@@ -1,11 +1,11 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"regexp"
 	"sync"
 	"time"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/internal/metrics"
+	"github.com/streamd/streamd/reconnect"
 )
 
 var _ Sink = (*Fanout)(nil)
@@ -39,8 +40,12 @@ type FanoutConfig struct {
 	Metrics *metrics.Metrics
 	Health  *health.State
 	Logger  *slog.Logger
-	// RetryMin and RetryMax bound the exponential backoff (full jitter)
-	// between attempts at a failing target. Defaults 100ms and 30s.
+	// Retry is the backoff between attempts at a failing target, the one
+	// backoff of streamd (equal jitter, see reconnect.Policy). A zero Min or
+	// Max is taken from RetryMin / RetryMax, else DefaultRetryMin (100ms) /
+	// DefaultRetryMax (30s).
+	Retry reconnect.Policy
+	// RetryMin and RetryMax are the older way to set Retry.Min and Retry.Max.
 	RetryMin, RetryMax time.Duration
 }
 
@@ -48,11 +53,11 @@ type FanoutConfig struct {
 // when each of them accepted it. It implements Sink and is safe for
 // concurrent use.
 type Fanout struct {
-	targets  []*target
-	metrics  *metrics.Metrics
-	health   *health.State
-	log      *slog.Logger
-	min, max time.Duration
+	targets []*target
+	metrics *metrics.Metrics
+	health  *health.State
+	log     *slog.Logger
+	retry   reconnect.Policy
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -76,21 +81,11 @@ func NewFanout(cfg FanoutConfig) *Fanout {
 		metrics: cfg.Metrics,
 		health:  cfg.Health,
 		log:     cfg.Logger,
-		min:     cfg.RetryMin,
-		max:     cfg.RetryMax,
+		retry:   retryPolicy(cfg),
 		closed:  make(chan struct{}),
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
-	}
-	if f.min <= 0 {
-		f.min = DefaultRetryMin
-	}
-	if f.max <= 0 {
-		f.max = DefaultRetryMax
-	}
-	if f.max < f.min {
-		f.max = f.min
 	}
 	for _, t := range cfg.Targets {
 		tg := &target{Target: t, health: "sink " + t.Name}
@@ -106,21 +101,41 @@ func NewFanout(cfg FanoutConfig) *Fanout {
 	return f
 }
 
+// retryPolicy fills the zero bounds of cfg.Retry.
+func retryPolicy(cfg FanoutConfig) reconnect.Policy {
+	p := cfg.Retry
+	if p.Min <= 0 {
+		p.Min = cmp.Or(max(cfg.RetryMin, 0), DefaultRetryMin)
+	}
+	if p.Max <= 0 {
+		p.Max = cmp.Or(max(cfg.RetryMax, 0), DefaultRetryMax)
+	}
+	return p
+}
+
+// job is one target's share of a batch.
+type job struct {
+	t     *target
+	batch []*Event
+}
+
 // Write delivers batch to every target concurrently, each receiving only the
 // events its filter allows (a target whose filter leaves nothing is not
-// called). A failing target is retried with exponential backoff and full
-// jitter until it accepts or ctx is done; targets that already accepted are
-// not called again. Write returns nil only when every target accepted, and
-// otherwise an error wrapping ctx.Err() (or ErrClosed after Close).
+// called). A failing target is retried with the Retry backoff until it
+// accepts or ctx is done; targets that already accepted are not called
+// again.
+//
+// Write returns nil when every target accepted every event. It returns a
+// *RejectError when targets rejected some events for good (see
+// RejectError): the listed events (Index into batch, Sink named) must not be
+// retried, and every other event was accepted by every target. Otherwise it
+// returns an error wrapping ctx.Err() (or ErrClosed after Close), and
+// nothing of the batch counts as accepted.
 func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 	select {
 	case <-f.closed:
 		return ErrClosed
 	default:
-	}
-	type job struct {
-		t     *target
-		batch []*Event
 	}
 	pending := make([]job, 0, len(f.targets))
 	for _, t := range f.targets {
@@ -131,23 +146,23 @@ func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 	if len(pending) == 0 {
 		return nil
 	}
+
+	var rejected []Rejected
 	errs := make([]error, len(pending))
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return f.gaveUp(err, pending[0].t.Name, errs[0])
 		}
-		if len(pending) == 1 {
-			errs[0] = f.attempt(ctx, pending[0].t, pending[0].batch)
-		} else {
-			var wg sync.WaitGroup
-			for i, j := range pending {
-				wg.Go(func() { errs[i] = f.attempt(ctx, j.t, j.batch) })
-			}
-			wg.Wait()
-		}
-		// Keep only the targets that failed.
+		f.attemptAll(ctx, pending, errs)
+
+		// Keep only the targets that failed; collect permanent rejections.
 		n := 0
 		for i, j := range pending {
+			var rej *RejectError
+			if errors.As(errs[i], &rej) {
+				r, err := j.t.mapRejections(rej, batch, len(j.batch))
+				rejected, errs[i] = append(rejected, r...), err
+			}
 			if errs[i] != nil {
 				pending[n], errs[n] = j, errs[i]
 				n++
@@ -155,9 +170,10 @@ func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 		}
 		pending, errs = pending[:n], errs[:n]
 		if n == 0 {
-			return nil
+			return rejectError(rejected)
 		}
-		timer := time.NewTimer(f.backoff(attempt))
+
+		timer := time.NewTimer(f.retry.Delay(attempt))
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
@@ -170,6 +186,20 @@ func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 	}
 }
 
+// attemptAll makes one attempt at each pending target, concurrently when
+// there are several, storing each result in errs.
+func (f *Fanout) attemptAll(ctx context.Context, pending []job, errs []error) {
+	if len(pending) == 1 {
+		errs[0] = f.attempt(ctx, pending[0].t, pending[0].batch)
+		return
+	}
+	var wg sync.WaitGroup
+	for i, j := range pending {
+		wg.Go(func() { errs[i] = f.attempt(ctx, j.t, j.batch) })
+	}
+	wg.Wait()
+}
+
 func (f *Fanout) gaveUp(ctxErr error, name string, last error) error {
 	if last == nil || errors.Is(last, ctxErr) {
 		return fmt.Errorf("deliver to sink %s: %w", name, ctxErr)
@@ -177,18 +207,33 @@ func (f *Fanout) gaveUp(ctxErr error, name string, last error) error {
 	return fmt.Errorf("deliver to sink %s: %w (last error: %s)", name, ctxErr, Redact(last.Error()))
 }
 
-// attempt makes one Write call to t and updates metrics, health and logs.
+// attempt makes one Write call to t and updates metrics, health and logs. A
+// *RejectError is a successful call: the sink works and accepted the rest.
 func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 	start := time.Now()
 	err := t.Sink.Write(ctx, batch)
 	if err != nil && ctx.Err() != nil {
 		return err // cancelled: not a sink failure
 	}
-	f.metrics.SinkWrite(t.Name, len(batch), time.Since(start), err)
+
+	var rej *RejectError
+	accepted, failure := len(batch), err
+	if errors.As(err, &rej) {
+		accepted, failure = len(batch)-len(rej.Rejected), nil
+		for _, r := range rej.Rejected {
+			id := ""
+			if r.Index >= 0 && r.Index < len(batch) {
+				id = batch[r.Index].MessageID
+			}
+			f.log.Warn("sink rejected an event for good", "sink", t.Name, "message_id", id, "reason", Redact(r.Reason))
+		}
+	}
+	f.metrics.SinkWrite(t.Name, accepted, time.Since(start), failure)
+
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err != nil {
-		reason := Redact(err.Error())
+	if failure != nil {
+		reason := Redact(failure.Error())
 		t.failures++
 		if t.failures == 1 {
 			t.since = start
@@ -203,18 +248,7 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 		t.failures = 0
 		f.health.Set(t.health, true, "")
 	}
-	return nil
-}
-
-// backoff returns a random delay in [0, min(max, min·2^attempt)].
-func (f *Fanout) backoff(attempt int) time.Duration {
-	d := f.max
-	if attempt < 32 {
-		if e := f.min << attempt; e > 0 && e < d {
-			d = e
-		}
-	}
-	return rand.N(d + 1)
+	return err
 }
 
 // filter returns the events of batch that t accepts; batch itself when it

@@ -54,9 +54,22 @@ func (e *Event) SplitTopic() (tenant, namespace, topic string) {
 	return tenant, namespace, topic
 }
 
-// Sink is an output. Write returns nil only once every event of the batch is
-// as durable as the sink's documented guarantee; on error the whole batch is
-// retried later, so sinks must tolerate receiving an event more than once.
+// Sink is an output. See README.md in this directory for how to add one.
+//
+// Write returns:
+//
+//   - nil once every event of the batch is as durable as the sink's
+//     documented guarantee;
+//   - a *RejectError when some events can never be accepted by this sink
+//     (retrying the same event cannot help: too large, invalid subject, ...)
+//     and every other event of the batch was accepted as with nil. The
+//     caller dead-letters the rejected ones and treats the batch as done;
+//   - any other error when the failure is transient (server down, disk
+//     full, path missing): nothing counts as accepted and the whole batch
+//     is retried later with backoff, so sinks must tolerate receiving an
+//     event more than once.
+//
+// A sink never loops on an event it cannot accept and never blocks past ctx:
 // Write honours ctx and may be called concurrently from several topic
 // sessions. Close flushes and releases resources; it is idempotent.
 type Sink interface {
