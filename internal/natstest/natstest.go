@@ -91,6 +91,22 @@ func (s *Server) Stop() {
 	srv.WaitForShutdown()
 }
 
+// LameDuck shuts the server down the way a rolling upgrade does: lame-duck
+// mode stops JetStream, tells clients, and closes their connections over
+// the options' LameDuckDuration after LameDuckGracePeriod (set both short
+// in modify). It returns when the server is down; Start brings it back.
+func (s *Server) LameDuck() {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	srv.LameDuckShutdown()
+	srv.WaitForShutdown()
+}
+
 // URL is the server's client URL; it stays the same across Stop and Start.
 func (s *Server) URL() string {
 	s.mu.Lock()

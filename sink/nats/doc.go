@@ -51,6 +51,41 @@
 // copies it already stored, so an event is stored exactly once as long as
 // the retry comes within the stream's duplicate window.
 //
+// # Healing
+//
+// Every wait for one server answer inside a Write is bounded by
+// Config.AckTimeout (default 2s): a PubAck, and each JetStream API request
+// (stream info, stream create, account info). A PubAck wait also ends at
+// once when the connection drops, as that ack can never come. After a
+// PubAck timeout or a "no responders" answer the next Write asks the
+// server for the stream and, with Config.Stream set, creates it again when
+// it is missing (a stream deleted while a plain subscriber listens on its
+// subjects produces no error, only PubAcks that never come). So a deleted
+// stream, a lame-duck restart or a lost stream leader costs a few seconds,
+// never the 30s of a whole WriteTimeout.
+//
+// A connection the client library closed for good (CLOSED, e.g. after the
+// server answered a protocol error) is replaced by a new one at the next
+// Write or Ping.
+//
+// # Events rejected for good
+//
+// Write returns a *sink.RejectError (see package sink) listing the events
+// that no retry can publish, after every other event of the batch was
+// accepted:
+//
+//   - the message (payload plus headers) is larger than the server's
+//     max_payload; the client refuses it before sending;
+//   - the subject would make the protocol line longer than
+//     Config.MaxControlLine (the server's max_control_line, default 4096);
+//     checked before sending, because the server would close the
+//     connection;
+//   - JetStream only: the stream answers that the message exceeds its
+//     max_msg_size (API error 10054).
+//
+// Everything else (not connected, timeouts, no stream, permissions) is
+// transient: the whole batch fails and is retried.
+//
 // # Streams and the duplicate window
 //
 // With Config.Stream set, Open (or the first Write, when no server was

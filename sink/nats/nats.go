@@ -11,7 +11,6 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamd/streamd/sink"
 )
@@ -24,6 +23,8 @@ const (
 	DefaultMaxInflight     = 256
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultReconnectWait   = time.Second
+	DefaultAckTimeout      = 2 * time.Second
+	DefaultMaxControlLine  = 4096
 )
 
 // ErrStreamSubjects is returned (wrapped) by Open and Write when the
@@ -70,6 +71,18 @@ type Config struct {
 	// WriteTimeout bounds a Write whose ctx has no deadline (default
 	// DefaultWriteTimeout, 30s).
 	WriteTimeout time.Duration
+	// AckTimeout bounds every wait for one server answer within a Write: a
+	// JetStream PubAck, and a JetStream API request (stream info, stream
+	// create, account info). Default DefaultAckTimeout, 2s: a healthy
+	// stream acks in milliseconds, and a late ack costs only a retry the
+	// stream deduplicates. After a PubAck timeout the next Write asks the
+	// server for the stream and recreates it when missing (Stream set).
+	AckTimeout time.Duration
+	// MaxControlLine is the server's max_control_line in bytes (default
+	// DefaultMaxControlLine, 4096, nats-server's default). An event whose
+	// subject would make the protocol line longer is rejected for good
+	// before it is sent: the server would close the connection instead.
+	MaxControlLine int
 	// ReconnectWait is the pause between reconnect rounds (default
 	// DefaultReconnectWait, 1s, plus up to 100ms jitter).
 	ReconnectWait time.Duration
@@ -82,15 +95,18 @@ type Config struct {
 // Sink publishes events to NATS or JetStream. It is safe for concurrent
 // use; Close is idempotent and Write returns sink.ErrClosed after it.
 type Sink struct {
-	cfg    Config
-	tmpl   template
-	log    *slog.Logger
-	nc     *natsgo.Conn
-	js     jetstream.JetStream // nil for core NATS
-	slots  chan struct{}       // JetStream in-flight window
-	closed chan struct{}       // closed by the connection's ClosedHandler
+	cfg   Config
+	tmpl  template
+	log   *slog.Logger
+	slots chan struct{} // JetStream in-flight window
 
-	streamMu    sync.Mutex
+	connMu sync.Mutex
+	conn   *conn // replaced when the client library closed it for good
+
+	lostMu sync.Mutex
+	lost   chan struct{} // closed and replaced at every disconnect
+
+	streamSem   chan struct{} // one stream check at a time; a token means free
 	streamReady atomic.Bool
 
 	closeOnce sync.Once
@@ -110,19 +126,26 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("open nats sink: %w", err)
 	}
 	cfg = withDefaults(cfg)
-	s := &Sink{cfg: cfg, tmpl: tmpl, log: cfg.Logger, closed: make(chan struct{})}
-	opts, err := s.options()
-	if err != nil {
+	s := &Sink{
+		cfg:       cfg,
+		tmpl:      tmpl,
+		log:       cfg.Logger,
+		lost:      make(chan struct{}),
+		streamSem: make(chan struct{}, 1),
+	}
+	s.streamSem <- struct{}{}
+	if cfg.JetStream {
+		s.slots = make(chan struct{}, cfg.MaxInflight)
+	}
+	if _, err := s.options(nil); err != nil {
 		return nil, fmt.Errorf("open nats sink: %w", err)
 	}
-	if s.nc, err = natsgo.Connect(cfg.URL, opts...); err != nil {
-		return nil, fmt.Errorf("connect nats: %w", err)
+	if s.conn, err = s.dial(); err != nil {
+		return nil, err
 	}
-	if cfg.JetStream {
-		if err := s.openJetStream(ctx); err != nil {
-			s.nc.Close()
-			return nil, err
-		}
+	if err := s.openStream(ctx); err != nil {
+		s.conn.nc.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -140,14 +163,21 @@ func withDefaults(cfg Config) Config {
 	if cfg.ReconnectWait <= 0 {
 		cfg.ReconnectWait = DefaultReconnectWait
 	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.MaxControlLine <= 0 {
+		cfg.MaxControlLine = DefaultMaxControlLine
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return cfg
 }
 
-// options translates the config into connection options.
-func (s *Sink) options() ([]natsgo.Option, error) {
+// options translates the config into connection options for c (nil: only
+// validate).
+func (s *Sink) options(conn *conn) ([]natsgo.Option, error) {
 	c := s.cfg
 	opts := []natsgo.Option{
 		natsgo.Name(c.Name),
@@ -159,6 +189,7 @@ func (s *Sink) options() ([]natsgo.Option, error) {
 		// Keep retrying after auth errors: credentials may be fixed later.
 		natsgo.IgnoreAuthErrorAbort(),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			s.disconnected()
 			s.log.Warn("nats disconnected", "error", err)
 		}),
 		natsgo.ConnectHandler(func(nc *natsgo.Conn) {
@@ -170,7 +201,9 @@ func (s *Sink) options() ([]natsgo.Option, error) {
 		natsgo.ErrorHandler(func(_ *natsgo.Conn, _ *natsgo.Subscription, err error) {
 			s.log.Warn("nats async error", "error", err)
 		}),
-		natsgo.ClosedHandler(func(*natsgo.Conn) { close(s.closed) }),
+	}
+	if conn != nil {
+		opts = append(opts, natsgo.ClosedHandler(func(*natsgo.Conn) { close(conn.closed) }))
 	}
 	if c.CredsFile != "" {
 		opts = append(opts, natsgo.UserCredentials(c.CredsFile))
@@ -203,19 +236,22 @@ func (s *Sink) options() ([]natsgo.Option, error) {
 // Ping checks that a server answers a round-trip and, with JetStream, that
 // the account has JetStream enabled.
 func (s *Sink) Ping(ctx context.Context) error {
-	if s.isClosed.Load() {
-		return sink.ErrClosed
+	c, err := s.current()
+	if err != nil {
+		return err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	if !s.nc.IsConnected() {
-		return s.notConnected("ping nats")
+	if !c.nc.IsConnected() {
+		return notConnected(c, "ping nats")
 	}
-	if err := s.nc.FlushWithContext(ctx); err != nil {
+	if err := c.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("ping nats: %w", err)
 	}
-	if s.js != nil {
-		if _, err := s.js.AccountInfo(ctx); err != nil {
+	if c.js != nil {
+		actx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
+		defer cancel()
+		if _, err := c.js.AccountInfo(actx); err != nil {
 			return fmt.Errorf("get jetstream account info: %w", err)
 		}
 	}
@@ -226,15 +262,18 @@ func (s *Sink) Ping(ctx context.Context) error {
 // progress fail. Close is idempotent.
 func (s *Sink) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.connMu.Lock()
 		s.isClosed.Store(true)
-		if err := s.nc.Drain(); err != nil {
-			s.nc.Close()
+		c := s.conn
+		s.connMu.Unlock()
+		if err := c.nc.Drain(); err != nil {
+			c.nc.Close()
 		}
 		select {
-		case <-s.closed:
+		case <-c.closed:
 		case <-ctx.Done():
-			s.nc.Close()
-			<-s.closed
+			c.nc.Close()
+			<-c.closed
 		}
 	})
 	return nil
@@ -247,12 +286,4 @@ func (s *Sink) bound(ctx context.Context) (context.Context, context.CancelFunc) 
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, s.cfg.WriteTimeout)
-}
-
-// notConnected describes a connection that is down, with the last error.
-func (s *Sink) notConnected(op string) error {
-	if err := s.nc.LastError(); err != nil {
-		return fmt.Errorf("%s: not connected (%s): %w", op, s.nc.Status(), err)
-	}
-	return fmt.Errorf("%s: not connected (%s)", op, s.nc.Status())
 }

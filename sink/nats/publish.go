@@ -34,9 +34,17 @@ func MsgID(e *sink.Event) string {
 // them on the same connection; for JetStream, once every PubAck arrived
 // (duplicates included). On error the whole batch should be retried; with
 // JetStream the retry is deduplicated by the stream.
+//
+// Events that can never be published are rejected for good, and Write then
+// returns a *sink.RejectError listing them once every other event is
+// accepted: a message larger than the server's max_payload, a subject that
+// would exceed Config.MaxControlLine, a message larger than the stream's
+// max_msg_size. Both are checked before sending, so the connection is never
+// closed by the server for them.
 func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
-	if s.isClosed.Load() {
-		return sink.ErrClosed
+	c, err := s.current()
+	if err != nil {
+		return err
 	}
 	if len(batch) == 0 {
 		return nil
@@ -46,18 +54,19 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	if !s.nc.IsConnected() {
-		return s.notConnected("publish to nats")
+	lost := s.lostCh() // before the check: a disconnect after it closes lost
+	if !c.nc.IsConnected() {
+		return notConnected(c, "publish to nats")
 	}
-	if s.js != nil {
-		return s.writeJetStream(ctx, batch)
+	if c.js != nil {
+		return s.writeJetStream(ctx, c, lost, batch)
 	}
-	return s.writeCore(ctx, batch)
+	return s.writeCore(ctx, c, batch)
 }
 
 // message builds the NATS message for e. The header values share one
 // backing array to keep allocations per event low.
-func (s *Sink) message(e *sink.Event, subj []byte) *natsgo.Msg {
+func message(e *sink.Event, subj []byte, jetStream bool) *natsgo.Msg {
 	vals := make([]string, 0, 7)
 	vals = append(vals, e.MessageID, e.Topic, e.PublishTime, e.EventType, strconv.Itoa(e.RedeliveryCount))
 	h := make(natsgo.Header, 7)
@@ -70,7 +79,7 @@ func (s *Sink) message(e *sink.Event, subj []byte) *natsgo.Msg {
 		vals = append(vals, e.Key)
 		h[HeaderKey] = vals[len(vals)-1:]
 	}
-	if s.js != nil {
+	if jetStream {
 		vals = append(vals, MsgID(e))
 		h[HeaderMsgID] = vals[len(vals)-1:]
 	}
@@ -80,112 +89,71 @@ func (s *Sink) message(e *sink.Event, subj []byte) *natsgo.Msg {
 // writeCore publishes the batch and confirms it with a PING/PONG round-trip.
 // A reconnect between the first publish and the PONG fails the Write: the
 // messages may have been lost with the old connection.
-func (s *Sink) writeCore(ctx context.Context, batch []*sink.Event) error {
-	before := s.nc.Stats().Reconnects
+func (s *Sink) writeCore(ctx context.Context, c *conn, batch []*sink.Event) error {
+	before := c.nc.Stats().Reconnects
+	var rej rejections
 	var subj []byte
-	for _, e := range batch {
+	for i, e := range batch {
 		subj = s.tmpl.render(subj[:0], e)
-		if err := s.nc.PublishMsg(s.message(e, subj)); err != nil {
+		if s.subjectTooLong(&rej, i, subj) {
+			continue
+		}
+		err := c.nc.PublishMsg(message(e, subj, false))
+		if errors.Is(err, natsgo.ErrMaxPayload) {
+			rej.tooLarge(i, e, c.nc.MaxPayload())
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("publish %s: %w", MsgID(e), err)
 		}
 	}
-	if err := s.nc.FlushWithContext(ctx); err != nil {
+	if err := c.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("flush nats: %w", err)
 	}
-	if s.nc.Stats().Reconnects != before {
+	if c.nc.Stats().Reconnects != before {
 		return errors.New("flush nats: connection was re-established during the write")
 	}
-	return nil
+	return rej.err()
 }
 
 // writeJetStream publishes the batch asynchronously, holding one slot of
 // s.slots per unacknowledged message, and waits for every PubAck.
-func (s *Sink) writeJetStream(ctx context.Context, batch []*sink.Event) error {
-	if err := s.ensureStream(ctx); err != nil {
+func (s *Sink) writeJetStream(ctx context.Context, c *conn, lost <-chan struct{}, batch []*sink.Event) error {
+	if err := s.ensureStream(ctx, c.js); err != nil {
 		return err
 	}
-	w := window{s: s, ctx: ctx}
+	w := window{s: s, ctx: ctx, lost: lost}
 	defer w.release()
 	var opts []jetstream.PublishOpt
 	if s.cfg.Stream != "" {
 		opts = append(opts, jetstream.WithExpectStream(s.cfg.Stream))
 	}
+
 	var subj []byte
-	for _, e := range batch {
+	for i, e := range batch {
+		subj = s.tmpl.render(subj[:0], e)
+		if s.subjectTooLong(&w.rej, i, subj) {
+			continue
+		}
 		if err := w.acquire(); err != nil {
 			return err
 		}
-		subj = s.tmpl.render(subj[:0], e)
-		f, err := s.js.PublishMsgAsync(s.message(e, subj), opts...)
+		f, err := c.js.PublishMsgAsync(message(e, subj, true), opts...)
 		if err != nil {
 			<-s.slots
+			if errors.Is(err, natsgo.ErrMaxPayload) {
+				w.rej.tooLarge(i, e, c.nc.MaxPayload())
+				continue
+			}
 			return fmt.Errorf("publish %s: %w", MsgID(e), err)
 		}
-		w.pending = append(w.pending, f)
+		w.pending = append(w.pending, published{f, i})
 	}
+
 	for len(w.pending) > 0 {
 		if err := w.waitOldest(); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// window tracks one Write's unacknowledged publishes.
-type window struct {
-	s       *Sink
-	ctx     context.Context
-	pending []jetstream.PubAckFuture // oldest first; each holds a slot
-}
-
-// acquire takes a slot. While the window is full it first waits for this
-// Write's own oldest ack, so Writes never hold slots while blocked on each
-// other; a Write with nothing pending waits for a free slot.
-func (w *window) acquire() error {
-	for {
-		select {
-		case w.s.slots <- struct{}{}:
-			return nil
-		default:
-		}
-		if len(w.pending) > 0 {
-			if err := w.waitOldest(); err != nil {
-				return err
-			}
-			continue
-		}
-		select {
-		case w.s.slots <- struct{}{}:
-			return nil
-		case <-w.ctx.Done():
-			return fmt.Errorf("wait for jetstream publish window: %w", w.ctx.Err())
-		}
-	}
-}
-
-// waitOldest waits for the oldest pending PubAck and frees its slot.
-func (w *window) waitOldest() error {
-	f := w.pending[0]
-	var err error
-	select {
-	case <-f.Ok():
-	case err = <-f.Err():
-		if errors.Is(err, jetstream.ErrNoStreamResponse) {
-			w.s.streamReady.Store(false) // the stream may have been deleted
-		}
-		err = fmt.Errorf("publish %s: %w", f.Msg().Header.Get(HeaderMsgID), err)
-	case <-w.ctx.Done():
-		return fmt.Errorf("wait for jetstream ack: %w", w.ctx.Err())
-	}
-	w.pending = w.pending[1:]
-	<-w.s.slots
-	return err
-}
-
-// release frees the slots of publishes nobody waits for any more.
-func (w *window) release() {
-	for range w.pending {
-		<-w.s.slots
-	}
-	w.pending = nil
+	return w.rej.err()
 }

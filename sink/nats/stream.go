@@ -5,33 +5,38 @@ import (
 	"errors"
 	"fmt"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// openJetStream sets up the JetStream context and, when a server is already
-// reachable, ensures the stream. Only a stream that cannot be used (wrong
-// subjects, bad config) fails Open; connectivity problems are retried by
-// Write.
-func (s *Sink) openJetStream(ctx context.Context) error {
+// newJetStream returns the JetStream context of nc.
+func (s *Sink) newJetStream(nc *natsgo.Conn) (jetstream.JetStream, error) {
 	maxPending := 4000 // the client's default; our own window is s.slots
 	if s.cfg.MaxInflight > maxPending {
 		maxPending = s.cfg.MaxInflight
 	}
-	js, err := jetstream.New(s.nc,
+	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(maxPending),
 		// Frees the client's bookkeeping for acks nobody waits for any more
 		// (a Write that gave up); such events are retried and deduplicated.
 		jetstream.WithPublishAsyncTimeout(2*s.cfg.WriteTimeout),
+		jetstream.WithDefaultTimeout(s.cfg.AckTimeout),
 	)
 	if err != nil {
-		return fmt.Errorf("open jetstream: %w", err)
+		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
-	s.js = js
-	s.slots = make(chan struct{}, s.cfg.MaxInflight)
-	if s.cfg.Stream == "" || !s.nc.IsConnected() {
+	return js, nil
+}
+
+// openStream ensures the stream at Open when a server is already reachable.
+// Only a stream that cannot be used (wrong subjects, bad config) fails Open;
+// connectivity problems are retried by Write.
+func (s *Sink) openStream(ctx context.Context) error {
+	c := s.conn
+	if c.js == nil || s.cfg.Stream == "" || !c.nc.IsConnected() {
 		return nil
 	}
-	if err := s.ensureStream(ctx); err != nil {
+	if err := s.ensureStream(ctx, c.js); err != nil {
 		if errors.Is(err, ErrStreamSubjects) || isConfigError(err) {
 			return err
 		}
@@ -53,24 +58,35 @@ func isConfigError(err error) bool {
 
 // ensureStream makes sure s.cfg.Stream exists and covers the subjects,
 // creating it when missing. An existing stream's config is never changed.
-// It is a no-op once it succeeded, until a publish finds no stream.
-func (s *Sink) ensureStream(ctx context.Context) error {
+// It is a no-op once it succeeded, until a publish finds no stream or waits
+// in vain for its PubAck. Each API request is bounded by AckTimeout, so a
+// request whose answer was lost with a connection (a lame-duck restart)
+// stalls nothing for long.
+func (s *Sink) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 	if s.cfg.Stream == "" || s.streamReady.Load() {
 		return nil
 	}
-	s.streamMu.Lock()
-	defer s.streamMu.Unlock()
+	select {
+	case <-s.streamSem:
+	case <-ctx.Done():
+		return fmt.Errorf("get stream %q: %w", s.cfg.Stream, ctx.Err())
+	}
+	defer func() { s.streamSem <- struct{}{} }()
 	if s.streamReady.Load() {
 		return nil
 	}
+
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
+	defer cancel()
 	want := s.tmpl.pattern()
-	str, err := s.js.Stream(ctx, s.cfg.Stream)
+	str, err := js.Stream(ctx, s.cfg.Stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		str, err = s.createStream(ctx, want)
+		str, err = s.createStream(ctx, js, want)
 	}
 	if err != nil {
 		return fmt.Errorf("get stream %q: %w", s.cfg.Stream, err)
 	}
+
 	info := str.CachedInfo()
 	for _, subj := range info.Config.Subjects {
 		if covers(subj, want) {
@@ -88,7 +104,7 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 
 // createStream creates the stream with streamd's defaults: file storage,
 // limits retention, and the configured duplicate window.
-func (s *Sink) createStream(ctx context.Context, subject string) (jetstream.Stream, error) {
+func (s *Sink) createStream(ctx context.Context, js jetstream.JetStream, subject string) (jetstream.Stream, error) {
 	cfg := jetstream.StreamConfig{
 		Name:        s.cfg.Stream,
 		Description: "8x8 events published by streamd",
@@ -97,9 +113,9 @@ func (s *Sink) createStream(ctx context.Context, subject string) (jetstream.Stre
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  s.cfg.DuplicateWindow,
 	}
-	str, err := s.js.CreateStream(ctx, cfg)
+	str, err := js.CreateStream(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return s.js.Stream(ctx, s.cfg.Stream) // created concurrently
+		return js.Stream(ctx, s.cfg.Stream) // created concurrently
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create stream: %w", err)
