@@ -35,11 +35,13 @@ type Recorder struct {
 	changed chan struct{} // closed and replaced whenever events grow
 	calls   int
 	closed  bool
+	reject  func(*sink.Event) string
 }
 
-// Write records a copy of batch, or returns the error set by Fail. While
-// blocked (see Block) it waits for Unblock or ctx. After Close it returns
-// sink.ErrClosed.
+// Write records a copy of batch, or returns the error set by Fail. Events
+// that the function set by Reject rejects are not recorded, and Write then
+// returns a *sink.RejectError naming them. While blocked (see Block) it
+// waits for Unblock or ctx. After Close it returns sink.ErrClosed.
 func (r *Recorder) Write(ctx context.Context, batch []*sink.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -63,7 +65,14 @@ func (r *Recorder) Write(ctx context.Context, batch []*sink.Event) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}
-	for _, e := range batch {
+	var rejected []sink.Rejected
+	for i, e := range batch {
+		if r.reject != nil {
+			if reason := r.reject(e); reason != "" {
+				rejected = append(rejected, sink.Rejected{Index: i, Reason: reason})
+				continue
+			}
+		}
 		c := *e
 		c.Properties = bytes.Clone(e.Properties)
 		c.Payload = bytes.Clone(e.Payload)
@@ -73,7 +82,19 @@ func (r *Recorder) Write(ctx context.Context, batch []*sink.Event) error {
 		close(r.changed)
 		r.changed = nil
 	}
+	if rejected != nil {
+		return &sink.RejectError{Rejected: rejected}
+	}
 	return nil
+}
+
+// Reject makes following Writes reject, for good, every event for which
+// reason returns a non-empty reason (nil rejects nothing), as a sink does
+// with an event too large for its server.
+func (r *Recorder) Reject(reason func(*sink.Event) string) {
+	r.mu.Lock()
+	r.reject = reason
+	r.mu.Unlock()
 }
 
 // Close marks the recorder closed and releases blocked writers. Idempotent.

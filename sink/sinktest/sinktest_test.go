@@ -3,6 +3,7 @@ package sinktest_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,23 @@ func TestFunc(t *testing.T) {
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestRecorderReject(t *testing.T) {
+	var r sinktest.Recorder
+	r.Reject(func(e *sink.Event) string {
+		if e.MessageID == "b" {
+			return "too large"
+		}
+		return ""
+	})
+	err := r.Write(context.Background(), []*sink.Event{ev("a"), ev("b"), ev("c")})
+	var rej *sink.RejectError
+	if !errors.As(err, &rej) || len(rej.Rejected) != 1 || rej.Rejected[0] != (sink.Rejected{Index: 1, Reason: "too large"}) {
+		t.Fatalf("Write = %v, want event 1 rejected", err)
+	}
+	if got := strings.Join(r.IDs(), ","); got != "a,c" {
+		t.Errorf("recorded %s, want a,c", got)
 	}
 }
