@@ -27,6 +27,12 @@ import (
 // closeTimeout bounds how long Close waits for the sinks to flush.
 const closeTimeout = 10 * time.Second
 
+// abortGrace bounds each wait after an abort: for the topics to return,
+// then for the sinks to close. A sink blocked in write(2) (stdout piped
+// into a reader that stopped reading, a file on a hung mount) cannot be
+// interrupted; the process exits without it.
+const abortGrace = 2 * time.Second
+
 // errAborted is a stop that abandoned in-flight events unacked.
 var errAborted = errors.New("stopped without acking unfinished events")
 
@@ -38,7 +44,8 @@ var errAborted = errors.New("stopped without acking unfinished events")
 // reading, finish in-flight events in the sinks, ack and checkpoint them.
 // abort is the hard one: in-flight events are abandoned unacked (they come
 // again after a restart). A first SIGTERM/SIGINT drains; a second one, or
-// SHUTDOWN_TIMEOUT passing while draining, aborts.
+// SHUTDOWN_TIMEOUT passing while draining, aborts. An abort ends Run within
+// abortGrace and Close within another, whatever a sink is doing.
 type daemon struct {
 	cfg    *Config
 	log    *slog.Logger
@@ -58,9 +65,11 @@ type daemon struct {
 	cancelDrain context.CancelFunc
 
 	stopHTTP  context.CancelFunc
-	httpDone  chan error // Serve's result; nil without the HTTP listener
-	results   chan error // one per topic
-	deadline  <-chan time.Time
+	httpDone  chan error       // Serve's result; nil without the HTTP listener
+	results   chan error       // one per topic
+	deadline  <-chan time.Time // SHUTDOWN_TIMEOUT after the drain began
+	grace     <-chan time.Time // abortGrace after the abort
+	stdoutEOF <-chan struct{}  // closed once stdout's reader went away
 	readyOnce sync.Once
 	status    status
 	err       error // why Run fails; nil for a clean stop
@@ -94,7 +103,9 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return nil, badVar("DEAD_LETTER_PATH", c.DeadLetterPath, "cannot open it: "+err.Error())
 	}
-	d.outs, err = d.openSinks(stdout)
+	pw := newPipeWatch(stdout)
+	d.stdoutEOF = pw.closed
+	d.outs, err = d.openSinks(pw)
 	if err != nil {
 		log.Error("cannot open sinks", "error", err)
 		return nil, reported(err)
@@ -183,6 +194,13 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 			d.onTopicDone(err)
 		case now := <-tick.C:
 			d.tick(now)
+		case <-d.stdoutEOF:
+			d.stdoutEOF = nil
+			d.abort("stdout closed: its reader went away (EPIPE); stopping without acking what it did not take")
+		case <-d.grace:
+			d.log.Error("exiting while topics are still stopping: a sink is blocked and cannot be interrupted",
+				"topics", running, "grace", abortGrace)
+			return reported(d.err)
 		}
 	}
 	return reported(d.err)
@@ -234,11 +252,14 @@ func (d *daemon) drain(reason string) {
 }
 
 // abort stops at once, abandoning in-flight events unacked; msg and args
-// say why.
+// say why. Run returns within abortGrace even if a topic does not.
 func (d *daemon) abort(msg string, args ...any) {
 	d.log.Error(msg, args...)
 	d.fail(errAborted)
 	d.cancelAbort()
+	if d.grace == nil {
+		d.grace = time.After(abortGrace)
+	}
 }
 
 // onTopicDone handles a topic's Run returning: a failure drains the rest.
@@ -278,23 +299,41 @@ func (d *daemon) Close() error {
 		}
 	}
 
+	timeout := closeTimeout
+	if d.abortCtx.Err() != nil {
+		timeout = abortGrace
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
 	var err error
 	if d.outs != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-		defer cancel()
-		if err = d.outs.fanout.Close(ctx); err != nil {
+		if err = within(ctx, d.outs.fanout.Close); err != nil {
 			d.log.Error("closing sinks", "error", err)
 			err = reported(fmt.Errorf("close sinks: %w", err))
 		}
 	}
 
 	if d.dl != nil {
-		if derr := d.dl.Close(); derr != nil {
+		if derr := within(ctx, func(context.Context) error { return d.dl.Close() }); derr != nil {
 			d.log.Error("closing dead-letter file", "error", derr)
 		}
 	}
 	d.cancelAbort()
 	return err
+}
+
+// within runs f and waits for it until ctx is done: a close blocked behind
+// a write(2) that never returns is abandoned, and the process exits anyway.
+func within(ctx context.Context, f func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("abandoned after %w", ctx.Err())
+	}
 }
 
 func (c *Config) consumerConfig(ref topicRef) consumer.Config {

@@ -122,10 +122,21 @@ type proc struct {
 
 func start(t *testing.T, e env, args ...string) *proc {
 	t.Helper()
+	return startTo(t, e, nil, args...)
+}
+
+// startTo starts streamd with its stdout on stdout, a real file such as a
+// pipe, instead of a buffer; nil means the buffer. The caller closes its
+// copy of stdout.
+func startTo(t *testing.T, e env, stdout *os.File, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, args...)
 	p.cmd.Env = e.list()
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if stdout != nil {
+		p.cmd.Stdout = stdout
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start streamd: %v", err)
 	}
