@@ -17,8 +17,9 @@ import (
 // replayHelp is the paragraph of `streamd help replay`.
 const replayHelp = `Replay a range of events into the sinks, with a reader of its own: the
 daemon's checkpoint, durable subscription and state directory are never
-touched, so it can run beside a live daemon. Configuration is the daemon's
-(STREAMD_*), adjusted by the flags.
+touched, so it can run beside a live daemon (give the file sink a path of its
+own with -file then: the file sink assumes it is the file's only writer).
+Configuration is the daemon's (STREAMD_*), adjusted by the flags.
 
 Where to start (one is required):
   -from earliest   the oldest event 8x8 still retains
