@@ -226,7 +226,7 @@ func TestServeStopsOnContext(t *testing.T) {
 	s := pulsartest.Start(t, pulsartest.Config{})
 	cl := dial(t, s, readerP, nil)
 	s.Close()
-	if code := cl.closed(); code != -1 {
+	if code := cl.closed(); code != websocket.StatusGoingAway {
 		t.Errorf("close code %d", code)
 	}
 	if got := status(t, s, readerP, "", nil); got != 503 {

@@ -12,17 +12,22 @@ import (
 
 // target is a parsed endpoint path.
 type target struct {
-	kind   sessionKind
-	topic  string // "persistent://tenant/ns/topic"
-	prefix string // "tenant/ns" (v1: "property/cluster/ns")
-	local  string // topic name within the namespace
-	sub    string // consumer only
+	kind      sessionKind
+	topic     string // "persistent://tenant/ns/topic"
+	prefix    string // "tenant/ns" (v1: "property/cluster/ns")
+	tenant    string // tenant (v1: property)
+	namespace string
+	local     string // topic name within the namespace
+	sub       string // consumer only
 }
 
-// httpError is a handshake failure, answered before any upgrade.
+// httpError is a handshake failure, answered before any upgrade with
+// status and msg as the body; reason, if set, is the detail logged instead
+// of msg.
 type httpError struct {
 	status int
 	msg    string
+	reason string
 }
 
 var namePattern = regexp.MustCompile(`^[-=:.\w]+$`)
@@ -31,7 +36,7 @@ var namePattern = regexp.MustCompile(`^[-=:.\w]+$`)
 func parsePath(raw string) (target, *httpError) {
 	segs := strings.Split(raw, "/")
 	if len(segs) < 3 || segs[0] != "" || segs[1] != "ws" {
-		return target{}, &httpError{http.StatusNotFound, "Not Found"}
+		return target{}, &httpError{status: http.StatusNotFound, msg: "Not Found"}
 	}
 	v2 := segs[2] == "v2"
 	mode := segs[2]
@@ -45,31 +50,31 @@ func parsePath(raw string) (target, *httpError) {
 	case "consumer":
 		tg.kind = consumerKind
 	default:
-		return target{}, &httpError{http.StatusNotFound, "Not Found"}
+		return target{}, &httpError{status: http.StatusNotFound, msg: "Not Found"}
 	}
 	if len(segs) < 8 {
-		return target{}, &httpError{http.StatusInternalServerError, "Invalid topic name"}
+		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
 	}
 	domain, names := segs[3], segs[4:7]
 	if v2 {
 		domain, names = segs[4], segs[5:7]
 	}
 	if domain != "persistent" && domain != "non-persistent" {
-		return target{}, &httpError{http.StatusInternalServerError, "Invalid topic domain " + domain}
+		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic domain " + domain}
 	}
 	for _, n := range names {
 		if !namePattern.MatchString(n) {
-			return target{}, &httpError{http.StatusInternalServerError, "Invalid topic name"}
+			return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
 		}
 	}
 	end := len(segs)
 	if tg.kind == consumerKind {
 		if len(segs) != 9 {
-			return target{}, &httpError{http.StatusBadRequest, "Invalid query params: Invalid topic name format"}
+			return target{}, &httpError{status: http.StatusBadRequest, msg: "Invalid query params: Invalid topic name format"}
 		}
 		sub, err := url.PathUnescape(segs[8])
 		if err != nil || sub == "" {
-			return target{}, &httpError{http.StatusBadRequest, "Invalid query params: Empty subscription name"}
+			return target{}, &httpError{status: http.StatusBadRequest, msg: "Invalid query params: Empty subscription name"}
 		}
 		tg.sub = sub
 		end = 8
@@ -82,42 +87,13 @@ func parsePath(raw string) (target, *httpError) {
 	}
 	local, err := url.PathUnescape(strings.Join(parts, "/"))
 	if err != nil || local == "" {
-		return target{}, &httpError{http.StatusInternalServerError, "Invalid topic name"}
+		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
 	}
 	tg.prefix = strings.Join(names, "/")
+	tg.tenant, tg.namespace = names[0], names[len(names)-1]
 	tg.local = local
 	tg.topic = domain + "://" + tg.prefix + "/" + local
 	return tg, nil
-}
-
-// authenticateLocked reports whether r carries a valid credential (§5.2, 8x8 §2).
-func (s *Server) authenticateLocked(r *http.Request, q url.Values) bool {
-	var cands []string
-	if v := r.Header.Get("X-API-Key"); v != "" {
-		cands = append(cands, v)
-	}
-	if v, _ := first(q, "x-api-key"); v != "" {
-		cands = append(cands, v)
-	}
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		if t, _ := first(q, "token"); t != "" {
-			auth = t
-			if !strings.Contains(t, " ") {
-				auth = "Bearer " + t
-			}
-		}
-	}
-	if scheme, cred, ok := strings.Cut(auth, " "); ok && cred != "" &&
-		(strings.EqualFold(scheme, "Basic") || strings.EqualFold(scheme, "Bearer")) {
-		cands = append(cands, cred)
-	}
-	for _, c := range cands {
-		if len(s.keys) == 0 || s.keys[c] {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) forbiddenLocked(tg target) bool {
@@ -134,7 +110,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Handshakes[he.status]++
 		s.mu.Unlock()
-		s.log.Debug("pulsartest: handshake refused", "path", r.URL.Path, "status", he.status, "reason", he.msg)
+		s.logRefused(r, he)
 		http.Error(w, he.msg, he.status)
 		return
 	}
@@ -149,7 +125,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		ss.cancel()
 		s.detachLocked(ss)
 		s.mu.Unlock()
-		s.log.Debug("pulsartest: upgrade failed", "err", err)
+		s.log.Warn("pulsartest: upgrade failed", "remote", r.RemoteAddr, "error", err)
 		return
 	}
 	s.stats.Handshakes[http.StatusSwitchingProtocols]++
@@ -157,6 +133,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ss.conn = conn
 	s.mu.Unlock()
 	conn.SetReadLimit(MaxClientFrame)
+	ss.logOpened()
 	ss.run()
 }
 
@@ -169,13 +146,13 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 		Query: q, Header: r.Header.Clone(),
 	}
 	if s.closed {
-		return nil, &httpError{http.StatusServiceUnavailable, "Service unavailable"}
+		return nil, &httpError{status: http.StatusServiceUnavailable, msg: "Service unavailable"}
 	}
 	if s.rejN != 0 {
 		if s.rejN > 0 {
 			s.rejN--
 		}
-		return nil, &httpError{s.rejStatus, http.StatusText(s.rejStatus)}
+		return nil, &httpError{status: s.rejStatus, msg: http.StatusText(s.rejStatus)}
 	}
 	tg, he := parsePath(r.URL.EscapedPath())
 	if he != nil {
@@ -187,21 +164,24 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 			return nil, he
 		}
 	}
-	if !s.authenticateLocked(r, q) {
-		return nil, &httpError{http.StatusUnauthorized, "Failed to authenticate"}
+	if he = s.authenticateLocked(r, q, tg.tenant); he != nil {
+		return nil, he
 	}
 	if s.forbiddenLocked(tg) {
-		return nil, &httpError{http.StatusForbidden, "Not authorized"}
+		return nil, &httpError{status: http.StatusForbidden, msg: "Not authorized", reason: "forbidden topic"}
 	}
 	if tg.kind == readerKind {
 		if p, he = parseParams(tg, q); he != nil {
 			return nil, he
 		}
 	}
+	if he = s.namespaceLocked(tg); he != nil {
+		return nil, he
+	}
 	t := s.topicLocked(tg.topic)
 	ctx, cancel := context.WithCancel(s.ctx)
 	ss := &session{
-		srv: s, kind: tg.kind, topic: t, window: p.window, pull: p.pull,
+		srv: s, kind: tg.kind, remote: r.RemoteAddr, topic: t, window: p.window, pull: p.pull,
 		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1),
 		ackTimeout: p.ackTimeout, nackDelay: p.nackDelay,
 	}
@@ -218,7 +198,7 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 			k, err := decodeID(p.startID)
 			if err != nil {
 				cancel()
-				return nil, &httpError{http.StatusInternalServerError, "Failed to create reader: " + err.Error()}
+				return nil, &httpError{status: http.StatusInternalServerError, msg: "Failed to create reader: " + err.Error()}
 			}
 			ss.cursor = t.after(k)
 		}
@@ -227,7 +207,7 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 		sub := s.subs[key]
 		if sub != nil && len(sub.consumers) > 0 && (p.typ == subExclusive || sub.typ != p.typ) {
 			cancel()
-			return nil, &httpError{http.StatusConflict, "Failed to create consumer: Exclusive consumer is already connected"}
+			return nil, &httpError{status: http.StatusConflict, msg: "Failed to create consumer: Exclusive consumer is already connected"}
 		}
 		if sub == nil {
 			sub = &subscription{key: key, topic: t, durable: p.durable, cursor: t.next(), inflight: make(map[idKey]*delivery)}

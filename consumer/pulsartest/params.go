@@ -33,7 +33,7 @@ func first(q url.Values, k string) (string, bool) {
 }
 
 func badParam(detail string) *httpError {
-	return &httpError{http.StatusBadRequest, "Invalid query params: " + detail}
+	return &httpError{status: http.StatusBadRequest, msg: "Invalid query params: " + detail}
 }
 
 // intParam parses an optional 32-bit integer parameter.

@@ -40,12 +40,22 @@ const MaxClientFrame = 1 << 20
 
 // Config configures a Server. The zero value is usable.
 type Config struct {
-	// Keys are the accepted credentials, presented as an X-API-Key header, an
-	// x-api-key query parameter, an "Authorization: Basic|Bearer <key>"
-	// header, or a token=Basic+<key> query parameter (used only when no
-	// Authorization header is present). Empty accepts any non-empty key; a
-	// request without any credential always gets 401.
+	// Keys are the accepted credentials, presented as 8x8 documents (8x8
+	// event streaming §2.2, §2.3): an X-API-Key header or an x-api-key query
+	// parameter for any key; "Authorization: Basic <token>" or a
+	// token=Basic+<token> query parameter (read only when no Authorization
+	// header is present) for Contact Center tokens (base64 of user:password)
+	// only. Bearer and Basic with an eght_ key get 401. Empty accepts any
+	// non-empty credential in those forms; a request without one gets 401.
 	Keys []string
+	// Tenants are the tenants the keys belong to; a handshake for another
+	// tenant gets 401, as 8x8 answers a wrong tenant name (§2.4). Empty
+	// accepts any tenant.
+	Tenants []string
+	// Namespaces are the namespaces that exist; a handshake for another gets
+	// 500 like the proxy when it cannot create the reader or consumer. Nil
+	// means DefaultNamespaces.
+	Namespaces []string
 	// Forbidden lists topics answered with 403, written as "ns/topic"
 	// ("event-v1/InteractionCreated", "agent-v1/agX"), "tenant/ns/topic" or
 	// "persistent://tenant/ns/topic".
@@ -72,7 +82,10 @@ type Config struct {
 	// websocket.StatusNoStatusRcvd (a close frame without a code, like
 	// Jetty 12); websocket.StatusProtocolError mimics Jetty 9.4.
 	CommandErrorClose websocket.StatusCode
-	// Logger receives debug logs; nil discards.
+	// Logger receives the emulator's logs: refused handshakes with the
+	// reason (warn), sessions opened and closed with who closed them and why,
+	// idle timeouts included (info), and details (debug). Credentials are
+	// never logged. Nil discards.
 	Logger *slog.Logger
 	// Now is the publishTime clock; nil means time.Now.
 	Now func() time.Time
@@ -91,6 +104,9 @@ type Server struct {
 	mu         sync.Mutex
 	closed     bool
 	keys       map[string]bool
+	tenants    map[string]bool
+	namespaces map[string]bool
+	stopping   chan struct{} // closed by Close: sessions send a close frame and end
 	forbidden  map[string]bool
 	topics     map[string]*topic
 	subs       map[subKey]*subscription
@@ -137,6 +153,7 @@ func New(cfg Config) *Server {
 		subs:       make(map[subKey]*subscription),
 		sessions:   make(map[*session]struct{}),
 		sessChange: make(chan struct{}),
+		stopping:   make(chan struct{}),
 		timers:     make(map[*time.Timer]struct{}),
 		nextLedger: firstLedger,
 		nackDelay:  -1,
@@ -145,6 +162,11 @@ func New(cfg Config) *Server {
 		acked:      make(map[subKey][]string),
 	}
 	s.setKeysLocked(cfg.Keys)
+	s.tenants = setOf(cfg.Tenants)
+	if cfg.Namespaces == nil {
+		cfg.Namespaces = DefaultNamespaces
+	}
+	s.namespaces = setOf(cfg.Namespaces)
 	for _, f := range cfg.Forbidden {
 		s.forbidden[f] = true
 	}
@@ -156,9 +178,8 @@ func New(cfg Config) *Server {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Serve serves the proxy on ln until ctx is done, then closes ln and the
-// Server (every session ends abruptly, like a proxy restart; see Close) and
-// returns nil. It returns early
-// with the listener's error if serving fails.
+// Server (see Close) and returns nil. It returns early with the listener's
+// error if serving fails.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -210,16 +231,45 @@ func (s *Server) URL() string {
 	return s.url
 }
 
-// Close ends every session abruptly, stops pending redelivery timers and
-// refuses further handshakes with 503. It waits for session goroutines.
+// ShutdownGrace bounds how long Close waits for clients to answer its close
+// frames before it drops their connections.
+const ShutdownGrace = 2 * time.Second
+
+// Close shuts the proxy down like a server stop: it refuses further
+// handshakes with 503, stops pending redelivery timers, sends every client a
+// close frame with 1001 (going away, what Jetty sends on stop; 8x8 event
+// streaming §6.3), waits up to ShutdownGrace for the sessions to end, drops
+// the rest, and waits for session goroutines. Stalled sessions are dropped
+// without a close frame. Calling it again is a no-op.
 func (s *Server) Close() {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return
+	}
 	s.closed = true
 	for t := range s.timers {
 		t.Stop()
 		delete(s.timers, t)
 	}
+	n := len(s.sessions)
 	s.mu.Unlock()
+	close(s.stopping)
+	if n > 0 {
+		s.log.Info("pulsartest: shutting down", "sessions", n)
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+		_ = s.WaitSessions(ctx, 0)
+		cancel()
+	}
 	s.cancel()
 	s.wg.Wait()
+}
+
+func setOf(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, v := range list {
+		m[v] = true
+	}
+	return m
 }

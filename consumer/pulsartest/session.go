@@ -43,6 +43,10 @@ type session struct {
 	ackTimeout time.Duration
 	nackDelay  time.Duration
 
+	end    end // how the session ended, for the log
+	remote string
+	opened time.Time
+
 	inboxMu    sync.Mutex
 	inbox      [][]byte
 	lastActive atomic.Int64 // unix nanos of the last frame in either direction
@@ -120,6 +124,7 @@ func (ss *session) run() {
 		s.mu.Lock()
 		s.detachLocked(ss)
 		s.mu.Unlock()
+		ss.logEnded()
 	}()
 	go func() {
 		defer close(readDone)
@@ -140,6 +145,11 @@ func (ss *session) run() {
 			select {
 			case <-ch:
 				ss.touch()
+			case <-s.stopping:
+				s.mu.Lock()
+				ss.endedLocked(end{by: "server", code: websocket.StatusAbnormalClosure, reason: "shutdown while stalled: dropped"})
+				s.mu.Unlock()
+				return
 			case <-ss.ctx.Done():
 				return
 			}
@@ -177,6 +187,9 @@ func (ss *session) run() {
 			s.mu.Unlock()
 			ss.close(websocket.StatusGoingAway, "Idle timeout")
 			return
+		case <-s.stopping:
+			ss.close(websocket.StatusGoingAway, "Server shutting down")
+			return
 		case <-ss.ctx.Done():
 			return
 		}
@@ -188,6 +201,7 @@ func (ss *session) readLoop() {
 	for {
 		typ, data, err := ss.conn.Read(ss.ctx)
 		if err != nil {
+			ss.clientEnded(err)
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				s.mu.Lock()
 				s.stats.Closes[websocket.StatusMessageTooBig]++
@@ -228,7 +242,7 @@ func (ss *session) takeInbox() [][]byte {
 
 func (ss *session) write(f []byte) bool {
 	if err := ss.conn.Write(ss.ctx, websocket.MessageText, f); err != nil {
-		ss.srv.log.Debug("pulsartest: write failed", "err", err)
+		ss.srv.log.Debug("pulsartest: write failed", "error", err)
 		return false
 	}
 	ss.touch()
@@ -239,8 +253,8 @@ func (ss *session) write(f []byte) bool {
 func (ss *session) close(code websocket.StatusCode, reason string) {
 	ss.srv.mu.Lock()
 	ss.srv.stats.Closes[code]++
+	ss.endedLocked(end{by: "server", code: code, reason: reason})
 	ss.srv.mu.Unlock()
-	ss.srv.log.Debug("pulsartest: closing session", "code", code, "reason", reason)
 	_ = ss.conn.Close(code, reason)
 }
 
