@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +40,9 @@ func TestClassifyAndReason(t *testing.T) {
 		}
 		if got := Reason(tc.err); got != tc.reason {
 			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.reason)
+		}
+		if tc.class != reconnect.Stop && !slices.Contains(reconnectReasons(), tc.reason) {
+			t.Errorf("reason %q is not pre-initialised in streamd_reconnects_total", tc.reason)
 		}
 		if got := Hint(tc.err); !strings.Contains(got, tc.meaning) || (tc.meaning == "") != (got == "") {
 			t.Errorf("Hint(%v) = %q, want it to mention %q", tc.err, got, tc.meaning)

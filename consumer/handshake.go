@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/coder/websocket"
 
@@ -105,6 +106,22 @@ func reason(err error) string {
 // reason that retrying cannot fix (401, 403, 404, 400): a one-shot command
 // stops on it instead of retrying like the daemon.
 func Refused(err error) bool { return classify(err) == reconnect.Credential }
+
+// reconnectReasons are the values reason gives a retried session end: the
+// known values of streamd_reconnects_total's "reason" label.
+func reconnectReasons() []string {
+	out := []string{"server_error", "handshake", "ping_timeout", "dial", "closed", "connection_lost"}
+	for _, st := range handshakeStatuses {
+		out = append(out, st.reason)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// knownStatuses are the handshake statuses streamd_handshake_failures_total
+// starts with (0: no HTTP response): those 8x8 and the proxy document
+// (8x8 event streaming §6.1).
+var knownStatuses = []int{0, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504}
 
 // Hint is what an operator should do about a credential-class error.
 func Hint(err error) string {

@@ -79,6 +79,7 @@ func NewTopic(cfg Config, opts Options) *Topic {
 		red:       newRedactor(cfg.Credential),
 	}
 	t.log = opts.Logger.With("topic", t.name)
+	opts.Metrics.InitTopic(t.name, reconnectReasons(), knownStatuses)
 	return t
 }
 

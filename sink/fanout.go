@@ -96,6 +96,7 @@ func NewFanout(cfg FanoutConfig) *Fanout {
 			}
 		}
 		f.health.Set(tg.health, true, "")
+		f.metrics.InitSink(t.Name)
 		f.targets = append(f.targets, tg)
 	}
 	return f
@@ -240,6 +241,7 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 			f.log.Warn("sink write failed, retrying", "sink", t.Name, "error", reason)
 		}
 		f.health.Set(t.health, false, reason)
+		f.metrics.SinkReady(t.Name, false)
 		return err
 	}
 	if t.failures > 0 {
@@ -247,6 +249,7 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 			"downtime", time.Since(t.since).Round(time.Millisecond))
 		t.failures = 0
 		f.health.Set(t.health, true, "")
+		f.metrics.SinkReady(t.Name, true)
 	}
 	return err
 }

@@ -134,11 +134,20 @@ func TestFanoutHealthMetricsLogs(t *testing.T) {
 	if ready, _ := h.Ready(); !ready {
 		t.Fatalf("not ready before any failure: %v", h.NotReady())
 	}
+	if got := metricValue(t, reg, "streamd_sink_ready", "nats"); got != 1 {
+		t.Errorf("sink ready before any write = %v, want 1", got)
+	}
+	if got := metricValue(t, reg, "streamd_sink_write_errors_total", "nats"); got != 0 {
+		t.Errorf("errors before any write = %v, want 0", got)
+	}
 	rec.Fail(errors.New("dial nats://alice:s3cret@nats.example:4222: connection refused"))
 	done := make(chan error, 1)
 	go func() { done <- f.Write(context.Background(), events("A", "B", "C")) }()
 
 	waitFor(t, "several failed attempts", func() bool { return rec.Calls() >= 5 })
+	if got := metricValue(t, reg, "streamd_sink_ready", "nats"); got != 0 {
+		t.Errorf("sink ready while failing = %v, want 0", got)
+	}
 	nr := h.NotReady()
 	if len(nr) != 1 || !strings.HasPrefix(nr[0], "sink nats: dial nats://REDACTED@nats.example") {
 		t.Errorf("NotReady = %q", nr)
@@ -152,6 +161,9 @@ func TestFanoutHealthMetricsLogs(t *testing.T) {
 	}
 	if ready, _ := h.Ready(); !ready {
 		t.Errorf("not ready after recovery: %v", h.NotReady())
+	}
+	if got := metricValue(t, reg, "streamd_sink_ready", "nats"); got != 1 {
+		t.Errorf("sink ready after recovery = %v, want 1", got)
 	}
 	if got := metricValue(t, reg, "streamd_sink_events_accepted_total", "nats"); got != 3 {
 		t.Errorf("accepted = %v, want 3", got)
@@ -293,12 +305,15 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, sinkName string) 
 		for _, m := range fam.GetMetric() {
 			for _, l := range m.GetLabel() {
 				if l.GetName() == "sink" && l.GetValue() == sinkName {
+					if m.GetGauge() != nil {
+						return m.GetGauge().GetValue()
+					}
 					return m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	return 0
+	return -1 // no such series
 }
 
 func BenchmarkFanoutWrite(b *testing.B) {

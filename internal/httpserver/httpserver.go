@@ -58,6 +58,7 @@ func New(addr string, reg *prometheus.Registry, h *health.State, log *slog.Logge
 		reg = prometheus.NewRegistry()
 	}
 	registerRuntime(reg)
+	registerReady(reg, h)
 	s := &Server{
 		Staleness:       DefaultStaleness,
 		ShutdownTimeout: DefaultShutdownTimeout,
@@ -93,6 +94,23 @@ func registerRuntime(reg *prometheus.Registry) {
 		if err := reg.Register(c); err != nil && !errors.As(err, &are) {
 			panic(fmt.Sprintf("register runtime collector: %v", err)) // only on conflicting descriptors: a programming error
 		}
+	}
+}
+
+// registerReady adds streamd_ready, 1 while /readyz would answer 200 (every
+// topic session and sink ready), unless reg has it already.
+func registerReady(reg *prometheus.Registry, h *health.State) {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "streamd_ready", Help: "1 while every topic session and sink is ready (/readyz answers 200), else 0.",
+	}, func() float64 {
+		if ready, _ := h.Ready(); ready {
+			return 1
+		}
+		return 0
+	})
+	var are prometheus.AlreadyRegisteredError
+	if err := reg.Register(g); err != nil && !errors.As(err, &are) {
+		panic(fmt.Sprintf("register streamd_ready: %v", err)) // only on conflicting descriptors: a programming error
 	}
 }
 

@@ -74,7 +74,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	base := start(t, New("127.0.0.1:0", reg, health.New(), nil))
+	h := health.New()
+	h.Set("topic event-v1/all", false, "connecting")
+	base := start(t, New("127.0.0.1:0", reg, h, nil))
 
 	m.Received("event-v1/all", false)
 	m.Acked("event-v1/all", 1, time.Now().Add(-2*time.Second))
@@ -89,14 +91,21 @@ func TestMetrics(t *testing.T) {
 		"go_goroutines ",
 		"process_start_time_seconds ",
 		"promhttp_metric_handler_requests_total",
+		"streamd_ready 0",
+		"streamd_build_info{",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 	m.Received("event-v1/all", true)
-	if _, body := get(t, base+"/metrics"); !strings.Contains(body, `streamd_events_received_total{topic="event-v1/all"} 2`) {
+	h.Set("topic event-v1/all", true, "connected")
+	_, body = get(t, base+"/metrics")
+	if !strings.Contains(body, `streamd_events_received_total{topic="event-v1/all"} 2`) {
 		t.Error("received counter did not move to 2")
+	}
+	if !strings.Contains(body, "streamd_ready 1") {
+		t.Error("streamd_ready did not move to 1")
 	}
 }
 

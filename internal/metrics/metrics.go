@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamd/streamd/internal/buildinfo"
 )
 
 // Metrics is the set of instruments. Labels stay low-cardinality: "topic" is
@@ -24,6 +26,7 @@ type Metrics struct {
 	handshakeFail *prometheus.CounterVec
 	inflight      *prometheus.GaugeVec
 	redelivered   *prometheus.CounterVec
+	sinkReady     *prometheus.GaugeVec
 
 	mu         sync.Mutex
 	checkpoint map[string]time.Time // topic → last checkpoint write
@@ -33,7 +36,8 @@ type Metrics struct {
 	ageDesc, lagDesc *prometheus.Desc
 }
 
-// New creates the instruments and registers them with reg.
+// New creates the instruments and registers them with reg, including
+// streamd_build_info for the running binary (see internal/buildinfo).
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -70,6 +74,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		handshakeFail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamd_handshake_failures_total", Help: "Failed WebSocket handshakes by HTTP status (0: no HTTP response).",
 		}, []string{"topic", "status"}),
+		sinkReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streamd_sink_ready", Help: "1 while the sink accepts writes, 0 while its writes fail and are retried.",
+		}, []string{"sink"}),
 		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streamd_inflight_events", Help: "Messages received but not yet acked (the proxy window in use).",
 		}, []string{"topic"}),
@@ -82,7 +89,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Now minus the publish time of the last event every sink accepted.", []string{"topic"}, nil),
 	}
 	reg.MustRegister(m.received, m.acked, m.redelivered, m.accepted, m.sinkErrors, m.sinkLatency,
-		m.deadLetters, m.decodeErrors, m.connected, m.reconnects, m.handshakeFail, m.inflight, m)
+		m.deadLetters, m.decodeErrors, m.connected, m.reconnects, m.handshakeFail, m.inflight, m.sinkReady, m,
+		buildInfoGauge(buildinfo.Read()))
 	return m
 }
 
