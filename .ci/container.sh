@@ -6,6 +6,8 @@
 #   3. import a local Go builder image (busybox + host GOROOT + CA bundle); no
 #      registry is reachable, so GO_IMAGE/RUNTIME_IMAGE are passed as build args
 #   4. podman build the repo's Dockerfile (multi-stage, real `go build` inside)
+#      with the version, revision and creation time as build args, and check
+#      the OCI labels and `streamd version` in the image report them
 #   5. run `streamd emulate` on the host, run the image non-root, --read-only,
 #      --cap-drop=all, and assert: events on stdout, /readyz 200, and a
 #      graceful `podman stop` (SIGTERM) with exit code 0
@@ -68,11 +70,15 @@ fi
 step "podman build $context/Dockerfile"
 [ -f "$context/cmd/streamd/main.go" ] || ls "$context"/cmd/streamd/*.go >/dev/null 2>&1 ||
 	fail "$context/cmd/streamd has no Go files yet"
+version=$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo ci)
+revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
+created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 build_start=$(date +%s)
 # --layers=false: with vfs storage every committed layer is a full copy of
 # the builder's root (about 300 MB); the cache mounts keep rebuilds fast.
 podman build --layers=false --network=host --pull=never \
-	--build-arg GO_IMAGE="$go_image" --build-arg RUNTIME_IMAGE=scratch --build-arg VERSION=ci \
+	--build-arg GO_IMAGE="$go_image" --build-arg RUNTIME_IMAGE=scratch \
+	--build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg CREATED="$created" \
 	-t "$image" -f "$context/Dockerfile" "$context"
 echo "build took $(($(date +%s) - build_start)) s"
 podman image prune -f >/dev/null # the previous build's now-untagged image
@@ -86,6 +92,16 @@ user=$(podman image inspect "$image" --format '{{.Config.User}}')
 if podman image inspect "$image" --format '{{range .Config.Env}}{{println .}}{{end}}' | grep -Ei '(KEY|TOKEN|SECRET|PASSWORD)='; then
 	fail "the image bakes a secret-looking variable into its environment"
 fi
+label() { podman image inspect "$image" --format "{{index .Labels \"org.opencontainers.image.$1\"}}"; }
+for kv in source=https://github.com/streamd/streamd licenses=Apache-2.0 \
+	version="$version" revision="$revision" created="$created"; do
+	got=$(label "${kv%%=*}")
+	[ "$got" = "${kv#*=}" ] || fail "label org.opencontainers.image.${kv%%=*} is '$got', want '${kv#*=}'"
+	echo "label org.opencontainers.image.${kv%%=*}=$got"
+done
+podman run --rm --network none "$image" version | tee "$tmp/version.txt"
+grep -q "^streamd $version\$" "$tmp/version.txt" || fail "streamd version in the image does not say $version"
+grep -q "^commit: *$revision\$" "$tmp/version.txt" || fail "streamd version in the image does not say commit $revision"
 size=$(podman image inspect "$image" --format '{{.Size}}')
 echo "image size: $((size / 1024 / 1024)) MiB ($size bytes)"
 
