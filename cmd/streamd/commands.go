@@ -78,8 +78,8 @@ func (m *Main) commands() []command {
 		{
 			name:    "version",
 			aliases: []string{"-version", "--version"},
-			summary: "print the version",
-			help:    "Print the version.",
+			summary: "print the version, commit and Go version",
+			help:    "Print the version, the commit it was built from (with its time, and\n\"(modified)\" for a tree with uncommitted changes) and the Go version.",
 			setup:   func(*flag.FlagSet) action { return m.version },
 		},
 		{
@@ -131,11 +131,6 @@ func (m *Main) lookup(name string) (command, bool) {
 		}
 	}
 	return command{}, false
-}
-
-func (m *Main) version(context.Context, []string, <-chan os.Signal) error {
-	fmt.Fprintln(m.Stdout, "streamd", version)
-	return nil
 }
 
 // helpCommand prints the overview, or with one argument that command's help.

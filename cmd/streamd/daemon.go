@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/buildinfo"
 	"github.com/streamd/streamd/internal/checkpoint"
 	"github.com/streamd/streamd/internal/deadletter"
 	"github.com/streamd/streamd/internal/health"
@@ -176,7 +177,8 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 		go func() { d.results <- t.Run(d.drainCtx, d.abortCtx) }()
 	}
 	c := d.cfg
-	d.log.Info("streamd started", "version", version, "endpoint", c.endpoint, "tenant", c.Tenant,
+	bi := buildinfo.Read()
+	d.log.Info("streamd started", "version", bi.Version, "revision", bi.Revision, "endpoint", c.endpoint, "tenant", c.Tenant,
 		"mode", c.Mode, "topics", len(d.topics), "sinks", c.Sinks, "credential", c.credKind, "state_dir", c.StateDir)
 
 	d.sendStatus(time.Now())

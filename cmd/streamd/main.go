@@ -15,9 +15,6 @@ import (
 	"github.com/streamd/streamd/consumer"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // Exit statuses.
 const (
 	exitOK     = 0
