@@ -33,8 +33,7 @@ func (m *Main) check(ctx context.Context, _ []string, _ <-chan os.Signal) error 
 	for _, name := range c.Sinks {
 		r.sink(ctx, c, name)
 	}
-	err = probeDir(c.StateDir)
-	fmt.Fprintf(r.w, "state dir      %s  %s%s\n", r.mark(err == nil), c.StateDir, errSuffix(err))
+	r.stateDir(c.StateDir)
 	if !r.ok {
 		return reported(errCheckFailed)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/streamd/streamd/internal/httpserver"
 	"github.com/streamd/streamd/internal/metrics"
 	"github.com/streamd/streamd/internal/sdnotify"
+	"github.com/streamd/streamd/internal/statelock"
 	"github.com/streamd/streamd/reconnect"
 )
 
@@ -55,6 +56,7 @@ type daemon struct {
 	health *health.State
 	notify *sdnotify.Notifier
 
+	lock   *statelock.Lock
 	store  *checkpoint.Store
 	dl     *deadletter.Writer
 	outs   *outputs
@@ -76,7 +78,7 @@ type daemon struct {
 	err       error // why Run fails; nil for a clean stop
 }
 
-// newDaemon opens the checkpoint store, the dead-letter file, the sinks and
+// newDaemon locks the state directory, opens the checkpoint store, the dead-letter file, the sinks and
 // the HTTP listener, and prepares one consumer.Topic per topic. On error
 // what was opened is closed again.
 func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) (_ *daemon, err error) {
@@ -96,6 +98,9 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 		}
 	}()
 
+	if d.lock, err = lockStateDir(c.StateDir); err != nil {
+		return nil, err
+	}
 	d.store, err = checkpoint.Open(filepath.Join(c.StateDir, "checkpoints"))
 	if err != nil {
 		return nil, badVar("STATE_DIR", c.StateDir, "cannot use it: "+err.Error())
@@ -291,7 +296,7 @@ func (d *daemon) tick(now time.Time) {
 }
 
 // Close releases what newDaemon opened, in reverse order: the HTTP
-// listener, the sinks, the dead-letter file. It returns the sinks' close
+// listener, the sinks, the dead-letter file, the state directory lock. It returns the sinks' close
 // error (events they had not made durable may be lost) and logs the others.
 func (d *daemon) Close() error {
 	if d.httpDone != nil {
@@ -322,6 +327,9 @@ func (d *daemon) Close() error {
 		}
 	}
 	d.cancelAbort()
+	if lerr := d.lock.Release(); lerr != nil {
+		d.log.Error("releasing the state directory lock", "error", lerr)
+	}
 	return err
 }
 
