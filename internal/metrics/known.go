@@ -53,11 +53,7 @@ func (m *Metrics) SinkReady(sink string, ready bool) {
 	if m == nil {
 		return
 	}
-	v := 0.0
-	if ready {
-		v = 1
-	}
-	m.sinkReady.WithLabelValues(sink).Set(v)
+	m.sinkReady.WithLabelValues(sink).Set(boolGauge(ready))
 }
 
 // buildInfoGauge is streamd_build_info: constant 1, with the build as labels

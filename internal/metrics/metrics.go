@@ -172,11 +172,15 @@ func (m *Metrics) Connected(topic string, up bool) {
 	if m == nil {
 		return
 	}
-	v := 0.0
-	if up {
-		v = 1
+	m.connected.WithLabelValues(topic).Set(boolGauge(up))
+}
+
+// boolGauge is the value of a 0/1 gauge.
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
 	}
-	m.connected.WithLabelValues(topic).Set(v)
+	return 0
 }
 
 // Reconnect counts a session end on topic with a short reason such as
