@@ -72,7 +72,7 @@ func (m *Main) commands() []command {
 		{
 			name:    "emulate",
 			summary: "run only the emulator of 8x8's proxy, for testing your own pipeline",
-			help:    "Serve an emulator of 8x8's proxy at STREAMD_EMULATOR_ADDR until SIGTERM or SIGINT.",
+			help:    emulateHelp,
 			setup:   func(*flag.FlagSet) action { return m.emulate },
 		},
 		{
@@ -168,7 +168,11 @@ func (m *Main) commandHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
 
 	if slices.Contains([]string{"run", "check", "replay", "tail"}, cmd.name) {
 		fmt.Fprint(w, "\nConfiguration comes from environment variables (see config.example.env):\n\n")
-		printVars(w)
+		printVars(w, envVars())
+	}
+	if cmd.name == "emulate" {
+		fmt.Fprint(w, "\nIt reads these environment variables:\n\n")
+		printVars(w, emulatorVars())
 	}
 	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 2 usage error (unknown command or flag), 78 invalid configuration or flag value.")
 }
@@ -189,15 +193,16 @@ Commands:
 	fmt.Fprint(w, "\n`streamd help <command>` or `streamd <command> -help` describes one command.\n")
 
 	fmt.Fprint(w, "\nConfiguration comes from environment variables (see config.example.env):\n\n")
-	printVars(w)
+	printVars(w, envVars())
+	fmt.Fprint(w, "\n`emulate` serves the tenant STREAMD_TENANT (default demo) and accepts only\nSTREAMD_API_KEY or STREAMD_API_KEY_FILE when set; `streamd help emulate` has details.\n")
 	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 2 usage error (unknown command or flag), 78 invalid configuration or flag value.")
 }
 
-// printVars prints every variable with its default and meaning.
-func printVars(w io.Writer) {
+// printVars prints vars (name, default, meaning) as a table.
+func printVars(w io.Writer, vars [][3]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
-	for _, v := range envVars() {
+	for _, v := range vars {
 		def := v[1]
 		if def == "" {
 			def = "-"

@@ -134,10 +134,14 @@ var regions = map[string]string{
 	"USW2": "wss://pulsar-ws-usw2.8x8.com",
 }
 
-// envVars lists every variable with its default and description, in order.
-func envVars() [][3]string {
+// envVars lists every variable of Config with its default and description,
+// in order.
+func envVars() [][3]string { return varsOf(reflect.TypeFor[Config]()) }
+
+// varsOf lists the envconfig variables of the struct type typ:
+// {"STREAMD_NAME", default, desc tag}.
+func varsOf(typ reflect.Type) [][3]string {
 	var out [][3]string
-	typ := reflect.TypeFor[Config]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		if name := f.Tag.Get("envconfig"); name != "" {

@@ -199,23 +199,12 @@ func (c *Config) validateTimings() error {
 	return nil
 }
 
-// loadKey finds the credential: STREAMD_API_KEY, STREAMD_API_KEY_FILE or
-// the systemd credential api_key, checks its shape and returns it with its
-// kind.
+// loadKey finds the credential (see readKey), checks its shape and returns
+// it with its kind.
 func (c *Config) loadKey(getenv func(string) string) (key, kind string, err error) {
-	name, key := "API_KEY", c.APIKey
-	file := c.APIKeyFile
-	if file == "" && key == "" {
-		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-			file = filepath.Join(dir, "api_key")
-		}
-	}
-	if key == "" && file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", "", badVar("API_KEY_FILE", file, "cannot read: "+err.Error())
-		}
-		name, key = "API_KEY_FILE", strings.TrimRight(string(b), "\r\n")
+	name, key, err := readKey(getenv, c.APIKey, c.APIKeyFile)
+	if err != nil {
+		return "", "", err
 	}
 	if key == "" {
 		return "", "", badSecret("API_KEY", "required: set STREAMD_API_KEY or STREAMD_API_KEY_FILE (or a systemd credential named api_key)")
@@ -225,6 +214,30 @@ func (c *Config) loadKey(getenv func(string) string) (key, kind string, err erro
 		return "", "", badSecret(name, err.Error())
 	}
 	return key, kind, nil
+}
+
+// readKey returns the credential of STREAMD_API_KEY (key), else of the file
+// STREAMD_API_KEY_FILE names (file), else of the systemd credential api_key
+// in $CREDENTIALS_DIRECTORY, with the variable it came from ("API_KEY" or
+// "API_KEY_FILE"); "" when none is set. A file's trailing newline is
+// dropped; an unreadable file is a *configError.
+func readKey(getenv func(string) string, key, file string) (name, value string, err error) {
+	if key != "" {
+		return "API_KEY", key, nil
+	}
+	if file == "" {
+		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+			file = filepath.Join(dir, "api_key")
+		}
+	}
+	if file == "" {
+		return "API_KEY", "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", "", badVar("API_KEY_FILE", file, "cannot read: "+err.Error())
+	}
+	return "API_KEY_FILE", strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // parseTopics resolves TOPICS against NAMESPACE.
