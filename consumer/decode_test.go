@@ -154,14 +154,83 @@ func TestEventTypeKnownDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func TestEventTypeAgreesWithEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		// A repeated key takes its last value, as in Go, jq and Python.
+		`{"Interaction":{"event":"InteractionCreated","callState":"CS_QUEUED","event":"InteractionDeleted"}}`,
+		`{"Interaction":{"event":"InteractionCreated","event":1}}`,
+		`{"Interaction":{"event":1,"event":"InteractionQueued"}}`,
+		`{"A":{"event":"X"},"A":{"event":"Y"}}`,
+		`{"A":{"event":"X"},"A":1}`,
+		`{"A":1,"A":{"event":"Y"}}`,
+		`{"A":{},"\u0041":{"event":"Z"}}`,
+		`{"event":"A","event":"B"}`,
+		`{"event":"A","event":null,"eventType":"T"}`,
+		`{"eventType":"T","event":"E"}`,
+		`{"event":"","eventType":"T"}`,
+		`{"ev\u0065nt":"Escaped","x":1}`,
+		`{"Interaction":{"ev\u0065nt":"EscapedInner"}}`,
+		`{"Interaction":{"event":""}}`,
+		`{"Interaction":{"nested":{"event":"Deep"}}}`,
+		"{\"\xff\":{},\"\xfe\":{}}",
+	} {
+		if got, want := EventType([]byte(in)), refEventType([]byte(in)); got != want {
+			t.Errorf("EventType(%s) = %q, encoding/json says %q", in, got, want)
+		}
+	}
+}
+
+// refEventType is EventType written with encoding/json: the oracle the
+// hand-written scanner must agree with on every input.
+func refEventType(b []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(b, &top) != nil || top == nil {
+		return UnknownEventType
+	}
+	str := func(raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return s
+	}
+	if len(top) == 1 {
+		for family, val := range top {
+			var inner map[string]json.RawMessage
+			if len(val) == 0 || val[0] != '{' || json.Unmarshal(val, &inner) != nil {
+				break
+			}
+			if s := str(inner["event"]); s != "" {
+				return s
+			}
+			if family == "" {
+				return UnknownEventType
+			}
+			return family
+		}
+	}
+	if s := str(top["event"]); s != "" {
+		return s
+	}
+	if s := str(top["eventType"]); s != "" {
+		return s
+	}
+	return UnknownEventType
+}
+
 func FuzzEventType(f *testing.F) {
-	for _, s := range []string{`{"Interaction":{"event":"X"}}`, `{"a":{}}`, `{"event":"e"}`, `{"a":"\"}`, `{"`, `{"a":[{"b":"}"}]}`} {
+	for _, s := range []string{
+		`{"Interaction":{"event":"X"}}`, `{"a":{}}`, `{"event":"e"}`, `{"a":"\"}`, `{"`, `{"a":[{"b":"}"}]}`,
+		`{"Interaction":{"event":"InteractionCreated","event":"InteractionDeleted"}}`,
+		`{"A":{"event":"X"},"\u0041":{"event":"Y"}}`, `{"ev\u0065nt":"E","eventType":"T"}`,
+		`{"A":{"b":{"event":"deep"}},"A":{}}`, ` {"event" : "\ud800"} `,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		typ := EventType(b) // must never panic, valid JSON or not
-		if typ == "" {
-			t.Fatal("empty type")
+		got, want := EventType(b), refEventType(b) // must never panic, valid JSON or not
+		if got != want {
+			t.Fatalf("EventType(%q) = %q, encoding/json says %q", b, got, want)
 		}
 	})
 }
