@@ -35,6 +35,13 @@ func (t *Topic) dial(ctx context.Context, start string) (*websocket.Conn, error)
 // Dial connects one session of cfg starting at start (see Config.URL),
 // within cfg.HandshakeTimeout. A refused upgrade is an error for which Hint
 // explains the status; errors never contain the credential.
+//
+// Every call uses a fresh TCP connection (the name is resolved again), so a
+// retry after a failure reaches the endpoint's current address rather than
+// a pooled connection to the old one. A redirect is never followed: the
+// credential would travel to the host the Location names (in a header, or
+// in the query and the Referer), so a 3xx is a handshake error naming that
+// host.
 func Dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, error) {
 	cfg.defaults()
 	red := newRedactor(cfg.Credential)
@@ -43,26 +50,55 @@ func Dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, error
 		return nil, err
 	}
 
+	client := handshakeClient(cfg.HTTPClient)
+	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
-		HTTPClient: cfg.HTTPClient,
+		HTTPClient: client,
 		HTTPHeader: cfg.Header(),
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
-			var body string
-			if resp.Body != nil {
-				b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-				body = strings.TrimSpace(red.string(string(b)))
-			}
-			return nil, &handshakeError{Status: resp.StatusCode, Body: body}
+			return nil, refused(resp, red)
 		}
 		return nil, red.wrap(fmt.Errorf("dial %s: %w: %w", endpointName(u.Host, cfg), errDial, err))
 	}
 
 	conn.SetReadLimit(cfg.ReadLimit)
 	return conn, nil
+}
+
+// handshakeClient is the HTTP client of one handshake: base, or one on a
+// clone of http.DefaultTransport (which keeps HTTPS_PROXY / NO_PROXY from
+// the environment and the system roots, SSL_CERT_FILE included), that never
+// follows a redirect. Its idle connections are closed after the handshake.
+func handshakeClient(base *http.Client) *http.Client {
+	var c http.Client
+	if base != nil {
+		c = *base
+	}
+	if c.Transport == nil {
+		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// refused is the handshakeError of a non-101 response: its status, and the
+// first bytes of the body or, for a redirect, only the host it points to
+// (its body repeats the whole Location, query included).
+func refused(resp *http.Response, red redactor) *handshakeError {
+	he := &handshakeError{Status: resp.StatusCode}
+	if loc, err := resp.Location(); err == nil {
+		he.Location = loc.Host
+		return he
+	}
+	if resp.Body != nil {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		he.Body = strings.TrimSpace(red.string(string(b)))
+	}
+	return he
 }
 
 // endpointName names the endpoint in errors without the query (which may

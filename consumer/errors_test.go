@@ -29,6 +29,8 @@ func TestClassifyAndReason(t *testing.T) {
 		{hs(429), reconnect.Transient, "rate_limited", "rate limiting"},
 		{hs(503), reconnect.Transient, "server_error", "transient"},
 		{hs(418), reconnect.Transient, "handshake", "unexpected"},
+		{hs(302), reconnect.Credential, "redirect", "STREAMD_ENDPOINT"},
+		{hs(307), reconnect.Credential, "redirect", "never follows"},
 		{fmt.Errorf("ping after 1s: %w", ErrPingTimeout), reconnect.Transient, "ping_timeout", ""},
 		{fmt.Errorf("%w: connection refused", errDial), reconnect.Transient, "dial", ""},
 		{websocket.CloseError{Code: websocket.StatusGoingAway}, reconnect.Transient, "closed", ""},

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,12 +15,16 @@ import (
 
 // handshakeError is a WebSocket upgrade the proxy refused with an HTTP status.
 type handshakeError struct {
-	Status int
-	Body   string // first bytes of the response body, redacted
+	Status   int
+	Body     string // first bytes of the response body, redacted
+	Location string // a redirect's target host[:port] (never its path or query)
 }
 
 func (e *handshakeError) Error() string {
 	msg := fmt.Sprintf("handshake refused: %d %s", e.Status, http.StatusText(e.Status))
+	if e.Location != "" {
+		msg += ": redirect to " + e.Location + " not followed"
+	}
 	if e.Body != "" {
 		msg += ": " + e.Body
 	}
@@ -52,6 +57,11 @@ var handshakeStatuses = map[int]handshakeStatus{
 func (e *handshakeError) status() handshakeStatus {
 	if st, ok := handshakeStatuses[e.Status]; ok {
 		return st
+	}
+	if e.Status >= 300 && e.Status < 400 {
+		return handshakeStatus{reconnect.Credential, "redirect",
+			"the endpoint redirected the handshake to " + cmp.Or(e.Location, "another address") +
+				"; streamd never follows a redirect there (the key would go to that host): set STREAMD_ENDPOINT (or STREAMD_REGION) to the proxy's own wss:// address, or fix the load balancer that redirects"}
 	}
 	if e.Status >= 500 {
 		return handshakeStatus{reconnect.Transient, "server_error",
