@@ -16,9 +16,15 @@
 // # Ack after accept
 //
 // A message is acked (consumer) or checkpointed (reader) only after the sink
-// accepted it durably. A message that cannot be delivered (an undecodable
-// frame or payload) is first written to the dead-letter file with the reason,
-// then acked: nothing is dropped silently and nothing loops.
+// accepted it durably. A frame that cannot be delivered is first written to
+// the dead-letter file with the stage and the reason, then acked: a frame
+// that is not JSON, has a field of an unexpected type, has a messageId but
+// no payload or a payload but no messageId, or (consumer) an id streamd
+// cannot decode, and a payload that is not base64 of a JSON object. Nothing
+// is dropped silently and nothing loops. A consumer cannot ack a frame
+// without a decodable id (the proxy would end the session), so such a frame
+// keeps its window slot until the session ends; Topic.Acked counts only the
+// acks actually written.
 //
 // # Drain and abort
 //

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -42,28 +43,32 @@ func (s *session) read() {
 	}
 }
 
-// decode turns a frame into an item. It returns false for control frames,
-// which are skipped and not acked.
+// decode turns a frame into an item. It returns false for control frames
+// (neither messageId nor payload: end-of-topic replies, auth challenges,
+// unknown objects), which are skipped and not acked. Every other frame
+// becomes an event, or a poison item for the dead letter (see unusable).
 func (t *Topic) decode(data []byte) (item, bool) {
 	now := time.Now()
 	f, err := decodeFrame(data)
 	if err != nil {
-		t.opts.Metrics.DecodeError(t.name, "frame")
-		id := salvageID(data)
-		t.log.Error("undecodable frame, dead-lettering it", "topic", t.name, "message_id", id, "error", err)
-		return item{id: id, idOK: validID(id), poison: t.record(id, "frame is not valid JSON: "+err.Error(), data, now)}, true
+		return t.unusable(data, frameID(data), "frame", frameReason(data, err), now), true
 	}
-	if !f.IsData() {
+	switch {
+	case f.MessageID == "" && len(f.Payload) == 0:
 		t.log.Debug("skipping control frame", "topic", t.name, "frame", truncate(data, 200))
 		return item{}, false
+	case len(f.Payload) == 0:
+		return t.unusable(data, f.MessageID, "payload", "frame has a messageId but no payload", now), true
+	case f.MessageID == "":
+		return t.unusable(data, "", "message_id", "data frame without a messageId", now), true
+	case t.cfg.Mode == ModeConsumer && !validID(f.MessageID):
+		return t.unusable(data, f.MessageID, "message_id", "messageId is not a Pulsar MessageIdData", now), true
 	}
 
 	t.opts.Metrics.Received(t.name, f.RedeliveryCount > 0)
 	payload, typ, err := DecodePayload(f.Payload)
 	if err != nil {
-		t.opts.Metrics.DecodeError(t.name, "payload")
-		t.log.Error("undecodable payload, dead-lettering it", "topic", t.name, "message_id", f.MessageID, "error", err)
-		return item{id: f.MessageID, idOK: validID(f.MessageID), poison: t.record(f.MessageID, err.Error(), data, now)}, true
+		return t.unusable(data, f.MessageID, "payload", err.Error(), now), true
 	}
 
 	ev := &sink.Event{
@@ -79,6 +84,48 @@ func (t *Topic) decode(data []byte) (item, bool) {
 		Received:        now,
 	}
 	return item{id: f.MessageID, idOK: validID(f.MessageID), ev: ev}, true
+}
+
+// unusable is the item of a frame streamd cannot deliver: it is counted
+// (decode errors by stage), logged, and written to the dead letter with the
+// stage and reason before its id is acked. A consumer acks only ids it can
+// decode (the proxy ends the session with 1011 on any other, §4.1 of the
+// protocol reference), so a frame without a usable id keeps its window slot
+// until the session ends; a reader frees the slot whatever the id.
+func (t *Topic) unusable(data []byte, id, stage, reason string, now time.Time) item {
+	t.opts.Metrics.DecodeError(t.name, stage)
+	t.log.Error("unusable frame, dead-lettering it", "topic", t.name, "stage", stage, "message_id", id, "reason", reason)
+	r := t.record(id, reason, data, now)
+	r.Stage = stage
+	return item{id: id, idOK: validID(id), poison: r}
+}
+
+// frameReason says why a frame did not decode: not JSON at all, or JSON
+// with a field of an unexpected type ("redeliveryCount":"1").
+func frameReason(data []byte, err error) string {
+	if json.Valid(data) {
+		return "frame does not match the protocol: " + err.Error()
+	}
+	return "frame is not valid JSON: " + err.Error()
+}
+
+// frameID finds the messageId of a frame that did not decode, so that it
+// can still be acked and its window slot released: the last string
+// "messageId" member (matched like encoding/json, case-insensitively) of a
+// valid JSON object, or for broken JSON the first "messageId":"..." text.
+func frameID(data []byte) string {
+	i := skipSpace(data, 0)
+	if !json.Valid(data) || i >= len(data) || data[i] != '{' {
+		return salvageID(data)
+	}
+	var id string
+	m := members{b: data, i: i + 1}
+	for key, val, ok := m.next(); ok; key, val, ok = m.next() {
+		if fold(key, "messageId") && len(val) >= 2 && val[0] == '"' {
+			id = unquote(val[1 : len(val)-1])
+		}
+	}
+	return id
 }
 
 // validID reports whether id can be acked on a consumer socket (the proxy

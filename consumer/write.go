@@ -57,9 +57,10 @@ func (s *session) writeAcks(buf []byte, b ackBatch, alive bool) ([]byte, bool) {
 	s.unack.Add(-int64(b.frames))
 	t.opts.Metrics.Inflight(t.name, int(s.unack.Load()))
 	if alive {
-		// Counted once the acks are on the wire, not before.
-		t.opts.Metrics.Acked(t.name, b.frames, b.published)
-		t.acked.Add(int64(b.frames))
+		// Counted once the acks are on the wire, not before, and only the
+		// acks sent: a frame without an ackable id is not one.
+		t.opts.Metrics.Acked(t.name, len(b.ids), b.published)
+		t.acked.Add(int64(len(b.ids)))
 	}
 	return buf, alive
 }

@@ -19,8 +19,11 @@ type Record struct {
 	Time      time.Time `json:"time"`
 	Topic     string    `json:"topic"`
 	MessageID string    `json:"messageId,omitempty"`
-	Reason    string    `json:"reason"`
-	Frame     string    `json:"frame"`
+	// Stage is where delivery gave up: "frame", "message_id", "payload",
+	// or "sink <name>" for an event a sink rejected for good.
+	Stage  string `json:"stage,omitempty"`
+	Reason string `json:"reason"`
+	Frame  string `json:"frame"`
 }
 
 // wire is the line format of a Record.
@@ -28,6 +31,7 @@ type wire struct {
 	Time        time.Time `json:"time"`
 	Topic       string    `json:"topic"`
 	MessageID   string    `json:"messageId,omitempty"`
+	Stage       string    `json:"stage,omitempty"`
 	Reason      string    `json:"reason"`
 	Frame       *string   `json:"frame,omitempty"`
 	FrameBase64 string    `json:"frameBase64,omitempty"`
@@ -40,7 +44,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 }
 
 func (r Record) wire() wire {
-	w := wire{Time: r.Time, Topic: r.Topic, MessageID: r.MessageID, Reason: r.Reason}
+	w := wire{Time: r.Time, Topic: r.Topic, MessageID: r.MessageID, Stage: r.Stage, Reason: r.Reason}
 	if utf8.ValidString(r.Frame) {
 		w.Frame = &r.Frame
 	} else {
@@ -55,7 +59,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*r = Record{Time: w.Time, Topic: w.Topic, MessageID: w.MessageID, Reason: w.Reason}
+	*r = Record{Time: w.Time, Topic: w.Topic, MessageID: w.MessageID, Stage: w.Stage, Reason: w.Reason}
 	switch {
 	case w.Frame != nil:
 		r.Frame = *w.Frame
