@@ -113,14 +113,14 @@ func reason(err error) string {
 }
 
 // Refused reports whether err is a handshake the proxy refused for a
-// reason that retrying cannot fix (401, 403, 404, 400): a one-shot command
+// reason that retrying cannot fix (401, 403, 404, 400, a redirect): a one-shot command
 // stops on it instead of retrying like the daemon.
 func Refused(err error) bool { return classify(err) == reconnect.Credential }
 
 // reconnectReasons are the values reason gives a retried session end: the
 // known values of streamd_reconnects_total's "reason" label.
 func reconnectReasons() []string {
-	out := []string{"server_error", "handshake", "ping_timeout", "dial", "closed", "connection_lost"}
+	out := []string{"server_error", "handshake", "redirect", "ping_timeout", "dial", "closed", "connection_lost"}
 	for _, st := range handshakeStatuses {
 		out = append(out, st.reason)
 	}
