@@ -40,6 +40,8 @@ type Store struct {
 	now func() time.Time
 }
 
+var _ Backend = (*Store)(nil)
+
 // file is the on-disk content. Checksum is CRC-32C (hex) of the other fields,
 // see sum.
 type file struct {
@@ -76,20 +78,27 @@ func Open(dir string) (*Store, error) {
 // [A-Za-z0-9._-] replaced by '_' (at most 80 of them), a '-', 16 hex digits
 // of its SHA-256, and ".ckpt". The exact key is stored inside and checked.
 func (s *Store) Path(key string) string {
+	return filepath.Join(s.dir, safeName(key, true)+fileExt)
+}
+
+// safeName is key with characters other than [A-Za-z0-9_-] (and '.' when
+// dots is set) replaced by '_', cut to 80 bytes, then '-' and 16 hex digits
+// of the key's SHA-256, which keeps distinct keys apart.
+func safeName(key string, dots bool) string {
 	var b strings.Builder
 	for _, r := range key {
 		if b.Len() >= 80 {
 			break
 		}
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', dots && r == '.':
 			b.WriteRune(r)
 		default:
 			b.WriteByte('_')
 		}
 	}
 	h := sha256.Sum256([]byte(key))
-	return filepath.Join(s.dir, b.String()+"-"+hex.EncodeToString(h[:8])+fileExt)
+	return b.String() + "-" + hex.EncodeToString(h[:8])
 }
 
 // Load returns the saved message ID for key. A missing file gives ok=false
@@ -124,26 +133,20 @@ func (s *Store) Load(key string) (id string, ok bool, err error) {
 // Save durably records id as the position of key: when it returns nil the
 // file holds either id, and survives a crash or power loss.
 func (s *Store) Save(key, id string) error {
-	_, err := s.save(key, id)
-	return err
-}
-
-func (s *Store) save(key, id string) (time.Time, error) {
 	if key == "" || id == "" {
-		return time.Time{}, fmt.Errorf("save checkpoint %q: empty key or message id", key)
+		return fmt.Errorf("save checkpoint %q: empty key or message id", key)
 	}
 	f := file{Version: version, Key: key, MessageID: id, SavedAt: s.now().UTC().Round(0)}
 	f.Checksum = f.sum()
 	data, err := json.Marshal(&f)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("encode checkpoint %q: %w", key, err)
+		return fmt.Errorf("encode checkpoint %q: %w", key, err)
 	}
 	data = append(data, '\n')
-	p := s.Path(key)
-	if err := writeFileSync(p, data); err != nil {
-		return time.Time{}, fmt.Errorf("save checkpoint %q: %w", key, err)
+	if err := writeFileSync(s.Path(key), data); err != nil {
+		return fmt.Errorf("save checkpoint %q: %w", key, err)
 	}
-	return f.SavedAt, nil
+	return nil
 }
 
 // writeFileSync replaces path atomically with data: temp file in the same

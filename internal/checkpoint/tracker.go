@@ -6,12 +6,23 @@ import (
 	"time"
 )
 
+// Backend persists one message id per key. *Store keeps them in files of a
+// local directory; *KV keeps them in a NATS JetStream key-value bucket. A
+// Save that returns nil is durable; Load of a key never saved returns
+// ok=false and a nil error, and an untrustworthy value an error wrapping
+// ErrCorrupt. Calls may block (disk, network) but are bounded by the
+// backend itself.
+type Backend interface {
+	Load(key string) (id string, ok bool, err error)
+	Save(key, id string) error
+}
+
 // Tracker bounds how often one key's position is written. Call Advance after
 // each batch that every sink accepted, and Flush at session end and shutdown
 // (Flush is cheap when nothing is pending, so it may also run on a ticker to
 // bound staleness on an idle topic). Safe for concurrent use.
 type Tracker struct {
-	store    *Store
+	store    Backend
 	key      string
 	every    int
 	interval time.Duration
@@ -31,9 +42,16 @@ type Tracker struct {
 // that trigger; with both disabled every Advance saves. onSave, if not nil,
 // is called with the saved time after each successful save (e.g. for the
 // checkpoint-age metric).
-func NewTracker(s *Store, key string, every int, interval time.Duration, onSave func(time.Time)) *Tracker {
-	return &Tracker{store: s, key: key, every: every, interval: interval, onSave: onSave,
-		now: s.now, lastSave: s.now()}
+func NewTracker(b Backend, key string, every int, interval time.Duration, onSave func(time.Time)) *Tracker {
+	return &Tracker{
+		store:    b,
+		key:      key,
+		every:    every,
+		interval: interval,
+		onSave:   onSave,
+		now:      time.Now,
+		lastSave: time.Now(),
+	}
 }
 
 // Advance records that n more messages were delivered, up to and including
@@ -70,13 +88,12 @@ func (t *Tracker) Flush() error {
 }
 
 func (t *Tracker) saveLocked() error {
-	at, err := t.store.save(t.key, t.pos)
-	if err != nil {
+	if err := t.store.Save(t.key, t.pos); err != nil {
 		return err
 	}
 	t.saved, t.pending, t.lastSave = t.pos, 0, t.now()
 	if t.onSave != nil {
-		t.onSave(at)
+		t.onSave(t.lastSave)
 	}
 	return nil
 }

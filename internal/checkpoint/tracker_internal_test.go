@@ -23,7 +23,9 @@ func newTracker(t *testing.T, every int, interval time.Duration) (*Tracker, *clo
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	s.now = c.now
 	var saves []time.Time
-	return NewTracker(s, "acme/event-v1/all", every, interval, func(at time.Time) { saves = append(saves, at) }), c, &saves
+	tr := NewTracker(s, "acme/event-v1/all", every, interval, func(at time.Time) { saves = append(saves, at) })
+	tr.now, tr.lastSave = c.now, c.now()
+	return tr, c, &saves
 }
 
 func saved(t *testing.T, tr *Tracker) string {
@@ -110,7 +112,7 @@ func TestTrackerFlush(t *testing.T) {
 	if err := tr.Flush(); err != nil || len(*saves) != 0 {
 		t.Fatalf("Flush with no position = %v after %d saves", err, len(*saves))
 	}
-	if _, err := os.Stat(tr.store.Path(tr.key)); !os.IsNotExist(err) {
+	if _, err := os.Stat(tr.store.(*Store).Path(tr.key)); !os.IsNotExist(err) {
 		t.Fatalf("Flush with no position wrote a file: %v", err)
 	}
 	advance(t, tr, "a", 1)
@@ -130,7 +132,7 @@ func TestTrackerFlush(t *testing.T) {
 
 func TestTrackerRetriesFailedSave(t *testing.T) {
 	tr, _, saves := newTracker(t, 1, 0)
-	dir := tr.store.dir
+	dir := tr.store.(*Store).dir
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}

@@ -107,6 +107,23 @@ func (s *Server) LameDuck() {
 	srv.WaitForShutdown()
 }
 
+// Name is the server's name (options' ServerName; generated when unset).
+func (s *Server) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.ServerName == "" && s.srv != nil {
+		return s.srv.Name()
+	}
+	return s.opts.ServerName
+}
+
+// server returns the running server, or nil when stopped.
+func (s *Server) server() *server.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv
+}
+
 // URL is the server's client URL; it stays the same across Stop and Start.
 func (s *Server) URL() string {
 	s.mu.Lock()

@@ -1,9 +1,12 @@
 package natstest
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 )
 
@@ -36,5 +39,53 @@ func TestStopAndStartKeepTheURL(t *testing.T) {
 	}
 	if err := ping(); err != nil {
 		t.Fatalf("connect after restart: %v", err)
+	}
+}
+
+// TestClusterSurvivesANode: an R3 stream of a 3-node cluster keeps taking
+// and serving messages with any one node down, and the node rejoins.
+func TestClusterSurvivesANode(t *testing.T) {
+	c := RunCluster(t, 3)
+	nc, err := nats.Connect(c.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(n int) {
+		for i := range n {
+			for {
+				if _, err := js.Publish(ctx, "t.x", []byte{byte(i)}); err == nil {
+					break
+				} else if ctx.Err() != nil {
+					t.Fatalf("publish: %v", err)
+				}
+			}
+		}
+	}
+	publish(10)
+	victim := c.Node(nc.ConnectedServerName())
+	victim.Stop()
+	publish(10)
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitLeader(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Info(ctx); err != nil || info.State.Msgs != 20 || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream info = %+v, %v; want 20 messages on 3 nodes", info, err)
 	}
 }
