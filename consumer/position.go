@@ -33,6 +33,9 @@ func (t *Topic) loadPosition() error {
 
 	key := t.cfg.Tenant + "/" + t.name
 	id, ok, err := t.opts.Checkpoints.Load(key)
+	if errors.Is(err, checkpoint.ErrUnavailable) {
+		return fmt.Errorf("load checkpoint of %s: %w", t.name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("load checkpoint of %s: %w: %w (move the file away to start from STREAMD_START)", t.name, ErrCheckpoint, err)
 	}

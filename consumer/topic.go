@@ -24,7 +24,7 @@ type Options struct {
 	Sink       sink.Sink        // usually a *sink.Fanout
 	DeadLetter DeadLetterWriter // required
 	// Checkpoints persists reader positions; nil keeps them in memory only.
-	Checkpoints        *checkpoint.Store
+	Checkpoints        checkpoint.Backend
 	CheckpointEvery    int           // save after this many messages (default 1000)
 	CheckpointInterval time.Duration // or this much time (default 1s)
 	// Start is where a reader without a checkpoint begins ("earliest",

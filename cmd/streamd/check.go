@@ -33,6 +33,7 @@ func (m *Main) check(ctx context.Context, _ []string, _ <-chan os.Signal) error 
 	for _, name := range c.Sinks {
 		r.sink(ctx, c, name)
 	}
+	r.checkpoints(ctx, c)
 	r.stateDir(c.StateDir)
 	if !r.ok {
 		return reported(errCheckFailed)
@@ -90,6 +91,18 @@ func (r *report) sink(ctx context.Context, c *Config, name string) {
 		cancel()
 		fmt.Fprintf(r.w, "sink nats      %s  %s%s\n", r.mark(err == nil), c.NATSURL, errSuffix(err))
 	}
+}
+
+// checkpoints reports the nats checkpoint bucket of a reader (the file
+// store is covered by the state dir line).
+func (r *report) checkpoints(ctx context.Context, c *Config) {
+	if c.CheckpointStore != "nats" || c.Mode != string(consumer.ModeReader) {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	what, err := probeCheckpointBucket(pctx, c)
+	fmt.Fprintf(r.w, "checkpoints    %s  nats bucket %s%s%s\n", r.mark(err == nil), c.CheckpointBucket, what, errSuffix(err))
 }
 
 func errSuffix(err error) string {

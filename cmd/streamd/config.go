@@ -46,6 +46,10 @@ type Config struct {
 	DeadLetterPath    string        `envconfig:"DEAD_LETTER_PATH" desc:"dead-letter file (default STATE_DIR/dead-letter.jsonl)"`
 	ShutdownTimeout   time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"graceful stop deadline; then exit non-zero without acking"`
 
+	CheckpointStore    string `envconfig:"CHECKPOINT_STORE" default:"file" desc:"reader: file (in STATE_DIR) or nats (a JetStream key-value bucket on NATS_URL)"`
+	CheckpointBucket   string `envconfig:"CHECKPOINT_BUCKET" default:"streamd-checkpoints" desc:"nats store: bucket, created if missing, never changed if present"`
+	CheckpointReplicas int    `envconfig:"CHECKPOINT_REPLICAS" default:"1" desc:"nats store: replicas of a bucket streamd creates, 1..5"`
+
 	StdoutEvents []string `envconfig:"STDOUT_EVENTS" desc:"stdout: only these event types (default all)"`
 
 	FileEvents        []string      `envconfig:"FILE_EVENTS" desc:"file: only these event types (default all)"`

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/internal/buildinfo"
-	"github.com/streamd/streamd/internal/checkpoint"
 	"github.com/streamd/streamd/internal/deadletter"
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/internal/httpserver"
@@ -57,7 +55,7 @@ type daemon struct {
 	notify *sdnotify.Notifier
 
 	lock   *statelock.Lock
-	store  *checkpoint.Store
+	store  *checkpointStore
 	dl     *deadletter.Writer
 	outs   *outputs
 	topics []*consumer.Topic
@@ -101,9 +99,14 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	if d.lock, err = lockStateDir(c.StateDir); err != nil {
 		return nil, err
 	}
-	d.store, err = checkpoint.Open(filepath.Join(c.StateDir, "checkpoints"))
+	d.store, err = openCheckpoints(ctx, c, log)
+	var cfgErr *configError
+	if err != nil && !errors.As(err, &cfgErr) {
+		log.Error("cannot open the checkpoint store", "error", err)
+		return nil, reported(err)
+	}
 	if err != nil {
-		return nil, badVar("STATE_DIR", c.StateDir, "cannot use it: "+err.Error())
+		return nil, err
 	}
 	d.dl, err = deadletter.Open(c.DeadLetterPath)
 	if err != nil {
@@ -150,7 +153,7 @@ func (d *daemon) topicOptions() consumer.Options {
 	return consumer.Options{
 		Sink:               d.outs.fanout,
 		DeadLetter:         d.dl,
-		Checkpoints:        d.store,
+		Checkpoints:        d.store.backend,
 		CheckpointEvery:    c.CheckpointEvery,
 		CheckpointInterval: c.CheckpointPeriod,
 		Start:              c.Start,
@@ -296,7 +299,7 @@ func (d *daemon) tick(now time.Time) {
 }
 
 // Close releases what newDaemon opened, in reverse order: the HTTP
-// listener, the sinks, the dead-letter file, the state directory lock. It returns the sinks' close
+// listener, the sinks, the dead-letter file, the checkpoint store, the state directory lock. It returns the sinks' close
 // error (events they had not made durable may be lost) and logs the others.
 func (d *daemon) Close() error {
 	if d.httpDone != nil {
@@ -325,6 +328,9 @@ func (d *daemon) Close() error {
 		if derr := within(ctx, func(context.Context) error { return d.dl.Close() }); derr != nil {
 			d.log.Error("closing dead-letter file", "error", derr)
 		}
+	}
+	if d.store != nil {
+		d.store.close()
 	}
 	d.cancelAbort()
 	if lerr := d.lock.Release(); lerr != nil {

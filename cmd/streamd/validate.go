@@ -45,6 +45,9 @@ func (c *Config) validate(getenv func(string) string) (derived, error) {
 	if err := c.validateTimings(); err != nil {
 		return derived{}, err
 	}
+	if err := c.validateCheckpointStore(); err != nil {
+		return derived{}, err
+	}
 	return d, nil
 }
 

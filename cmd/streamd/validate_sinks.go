@@ -70,10 +70,8 @@ func (c *Config) validateFile() error {
 }
 
 func (c *Config) validateNATS() error {
-	for _, u := range strings.Split(c.NATSURL, ",") {
-		if pu, err := url.Parse(strings.TrimSpace(u)); err != nil || pu.Host == "" {
-			return badVar("NATS_URL", c.NATSURL, "want nats://host:port[,nats://...]")
-		}
+	if err := c.validateNATSURL(); err != nil {
+		return err
 	}
 	if !strings.Contains(c.NATSSubject, "{") && strings.ContainsAny(c.NATSSubject, " *>") || c.NATSSubject == "" {
 		return badVar("NATS_SUBJECT", c.NATSSubject, "must be a subject template without spaces or wildcards")
@@ -83,6 +81,17 @@ func (c *Config) validateNATS() error {
 	}
 	if c.NATSStream != "" && !c.NATSJetStream {
 		return badVar("NATS_STREAM", c.NATSStream, "needs STREAMD_NATS_JETSTREAM=true")
+	}
+	return nil
+}
+
+// validateNATSURL checks NATS_URL, a comma list of server URLs (used by the
+// nats sink and the nats checkpoint store).
+func (c *Config) validateNATSURL() error {
+	for _, u := range strings.Split(c.NATSURL, ",") {
+		if pu, err := url.Parse(strings.TrimSpace(u)); err != nil || pu.Host == "" {
+			return badVar("NATS_URL", c.NATSURL, "want nats://host:port[,nats://...]")
+		}
 	}
 	return nil
 }

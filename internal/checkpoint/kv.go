@@ -12,6 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// ErrUnavailable is wrapped by KV errors that say nothing about the stored
+// position: no server answered, or it refused the request. Retry later.
+var ErrUnavailable = errors.New("checkpoint store unavailable")
+
 // Defaults applied by OpenKV to zero KVConfig fields.
 const (
 	DefaultBucket    = "streamd-checkpoints"
@@ -38,6 +42,12 @@ type KVConfig struct {
 	// Instance names this process in each saved value ("savedBy"), e.g.
 	// the host name; optional.
 	Instance string
+	// MaxReplay and MaxReplayWindow describe the checkpoint window: how many
+	// events, or how long, a process may have delivered past the id it last
+	// saved. A Load that finds a checkpoint reports them, since a crashed
+	// process's successor delivers those events again. Optional.
+	MaxReplay       int
+	MaxReplayWindow time.Duration
 	// Timeout bounds each Load and Save, retries included (default
 	// DefaultKVTimeout, 5s).
 	Timeout time.Duration
@@ -130,7 +140,7 @@ func (s *KV) Bucket() string { return s.cfg.Bucket }
 // Load returns the message id saved for key. A missing key gives ok=false
 // and a nil error; a value that is not a checkpoint for key gives an error
 // wrapping ErrCorrupt; a server that does not answer within the timeout
-// gives another error (retry later; it says nothing about the position).
+// gives an error wrapping ErrUnavailable.
 func (s *KV) Load(key string) (id string, ok bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
@@ -142,8 +152,10 @@ func (s *KV) Load(key string) (id string, ok bool, err error) {
 	if err != nil {
 		return "", false, err
 	}
-	s.log.Info("checkpoint found in bucket", "bucket", s.cfg.Bucket, "key", key, "message_id", v.MessageID,
-		"saved_at", v.SavedAt, "saved_by", v.SavedBy)
+	s.log.Info("resuming from the checkpoint in the bucket; events after it that the last writer "+
+		"delivered before it stopped are delivered again", "bucket", s.cfg.Bucket, "key", key,
+		"message_id", v.MessageID, "saved_at", v.SavedAt, "saved_by", v.SavedBy,
+		"max_replay_events", s.cfg.MaxReplay, "max_replay_window", s.cfg.MaxReplayWindow.String())
 	return v.MessageID, true, nil
 }
 
@@ -154,7 +166,7 @@ func (s *KV) get(ctx context.Context, key string) (kvValue, uint64, error) {
 		return kvValue{}, 0, err
 	}
 	if err != nil {
-		return kvValue{}, 0, fmt.Errorf("read checkpoint %q from bucket %q: %w", key, s.cfg.Bucket, err)
+		return kvValue{}, 0, fmt.Errorf("read checkpoint %q from bucket %q: %w: %w", key, s.cfg.Bucket, ErrUnavailable, err)
 	}
 
 	var v kvValue
@@ -238,7 +250,7 @@ func (s *KV) saveErr(key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("save checkpoint %q to bucket %q: %w", key, s.cfg.Bucket, err)
+	return fmt.Errorf("save checkpoint %q to bucket %q: %w: %w", key, s.cfg.Bucket, ErrUnavailable, err)
 }
 
 // kvKeyRe is what a KV key may hold (nats.go's rule, minus '=' and '.'

@@ -274,7 +274,10 @@ func TestKVCorruptAndUnreachable(t *testing.T) {
 	if err == nil {
 		t.Fatalf("OpenKV with the server down = %v, nil", s2)
 	}
-	if _, _, err := s.Load(key); err == nil || errors.Is(err, checkpoint.ErrCorrupt) {
-		t.Fatalf("Load with the server down = %v; want a non-corrupt error", err)
+	if _, _, err := s.Load(key); !errors.Is(err, checkpoint.ErrUnavailable) || errors.Is(err, checkpoint.ErrCorrupt) {
+		t.Fatalf("Load with the server down = %v; want ErrUnavailable", err)
+	}
+	if err := s.Save(key, "10"); !errors.Is(err, checkpoint.ErrUnavailable) {
+		t.Fatalf("Save with the server down = %v; want ErrUnavailable", err)
 	}
 }

@@ -124,6 +124,25 @@ func (s *Server) server() *server.Server {
 	return s.srv
 }
 
+// HasClient reports whether a client connection named name is open on the
+// server (false when it is stopped).
+func (s *Server) HasClient(name string) bool {
+	srv := s.server()
+	if srv == nil {
+		return false
+	}
+	cz, err := srv.Connz(&server.ConnzOptions{})
+	if err != nil {
+		return false
+	}
+	for _, c := range cz.Conns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // URL is the server's client URL; it stays the same across Stop and Start.
 func (s *Server) URL() string {
 	s.mu.Lock()

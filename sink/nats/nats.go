@@ -175,6 +175,28 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
+// Connect opens a connection to cfg's servers with the sink's credentials,
+// TLS and reconnect settings (only URL, the credential and TLS fields,
+// ReconnectWait, Name and Logger are used), for another user of the same
+// servers such as the checkpoint store. Like Open it does not wait for a
+// server: the connection retries forever in the background.
+func Connect(cfg Config) (*natsgo.Conn, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("connect nats: URL is empty")
+	}
+	cfg = withDefaults(cfg)
+	s := &Sink{cfg: cfg, log: cfg.Logger, lost: make(chan struct{})}
+	opts, err := s.options(nil)
+	if err != nil {
+		return nil, fmt.Errorf("connect nats: %w", err)
+	}
+	nc, err := natsgo.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect nats: %w", err)
+	}
+	return nc, nil
+}
+
 // options translates the config into connection options for c (nil: only
 // validate).
 func (s *Sink) options(conn *conn) ([]natsgo.Option, error) {
