@@ -30,37 +30,51 @@ func statelessEnv(t *testing.T, emu *pulsartest.Server, url string, kv ...string
 }
 
 // streamState reads the Streamd-Message-Id of every message in stream
-// EVENTS, in stream order.
+// EVENTS, in stream order. A read that fails (a cluster still electing a
+// consumer leader answers "no responders") starts over, for at most 30s.
 func streamState(t *testing.T, js jetstream.JetStream) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	for {
+		ids, err := readStream(ctx, js)
+		if err == nil {
+			return ids
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("read stream EVENTS: %v", err)
+		}
+		t.Logf("read stream EVENTS: %v; reading again", err)
+	}
+}
+
+func readStream(ctx context.Context, js jetstream.JetStream) ([]string, error) {
 	st, err := js.Stream(ctx, "EVENTS")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var ids []string
 	for uint64(len(ids)) < info.State.Msgs {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		for m := range batch.Messages() {
 			ids = append(ids, m.Headers().Get(natssink.HeaderMessageID))
 		}
 		if err := batch.Error(); err != nil {
-			t.Fatalf("read stream EVENTS after %d messages: %v", len(ids), err)
+			return nil, fmt.Errorf("after %d messages: %w", len(ids), err)
 		}
 	}
-	return ids
+	return ids, nil
 }
 
 // storedCount is the number of messages in stream EVENTS (0 when missing).
@@ -107,7 +121,7 @@ func findResume(t *testing.T, p *proc) resumeLine {
 // fresh process resumed from the bucket within the checkpoint window.
 func statelessKillRun(t *testing.T, natsURL string, midRun func(), kv ...string) {
 	const (
-		total = 2000
+		total = 3000
 		every = 100
 		queue = 100
 	)
@@ -126,12 +140,12 @@ func statelessKillRun(t *testing.T, natsURL string, midRun func(), kv ...string)
 
 	first := start(t, statelessEnv(t, emu, natsURL, kv...), "run")
 	first.waitLog(20*time.Second, "ready: first handshake succeeded")
-	pub := publish(t, emu, total, 5, 4*time.Millisecond)
+	pub := publish(t, emu, total, 5, 10*time.Millisecond) // 500/s for 6s
 	waitFor(t, 30*time.Second, "a quarter stored", func() bool { return storedCount(js) >= total/4 || first.exited() })
 	if midRun != nil {
 		midRun()
 	}
-	waitFor(t, 30*time.Second, "half stored", func() bool { return storedCount(js) >= total/2 || first.exited() })
+	waitFor(t, 60*time.Second, "half stored", func() bool { return storedCount(js) >= total/2 || first.exited() })
 	first.signal(syscall.SIGKILL)
 	if code := first.wait(20 * time.Second); code != -1 {
 		t.Fatalf("exit %d after SIGKILL", code)
@@ -222,7 +236,7 @@ func TestClusterNodeLossAndKill(t *testing.T) {
 			t.Fatal("no node has streamd's connection")
 		}
 		before := storedCount(js)
-		waitFor(t, 30*time.Second, "progress after the node stop", func() bool { return storedCount(js) >= before+50 })
+		waitFor(t, 60*time.Second, "progress after the node stop", func() bool { return storedCount(js) >= before+50 })
 		t.Logf("stopped node %s (streamd's sink connection) in %v; 50 more events stored %v after the stop",
 			stopped, stoppedIn, time.Since(start).Round(time.Millisecond))
 	}, "STREAMD_CHECKPOINT_REPLICAS", "3")

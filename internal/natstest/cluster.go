@@ -84,32 +84,36 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// WaitLeader waits until a running node is the JetStream meta leader and
-// every running node is current with it.
+// WaitLeader waits until a running node is the JetStream meta leader,
+// every running node is current with it, and the leader sees every running
+// node as an online peer (so that R3 assets can be placed).
 func (c *Cluster) WaitLeader(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if c.leaderAndCurrent() {
+		if c.settled() {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return errors.New("nats cluster: no JetStream meta leader within " + timeout.String())
+	return errors.New("nats cluster: JetStream not settled within " + timeout.String())
 }
 
-func (c *Cluster) leaderAndCurrent() bool {
-	leader := false
+func (c *Cluster) settled() bool {
+	running, peers := 0, -1
 	for _, node := range c.Nodes {
 		srv := node.server()
 		if srv == nil {
 			continue
 		}
+		running++
 		if !srv.JetStreamIsCurrent() {
 			return false
 		}
-		leader = leader || srv.JetStreamIsLeader()
+		if srv.JetStreamIsLeader() {
+			peers = len(srv.JetStreamClusterPeers())
+		}
 	}
-	return leader
+	return peers == running
 }
 
 // URL lists every node's client URL, comma separated, as STREAMD_NATS_URL

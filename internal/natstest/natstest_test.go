@@ -2,6 +2,7 @@ package natstest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,21 +61,27 @@ func TestClusterSurvivesANode(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3}); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(n int) {
+	// Each attempt has its own deadline: a PubAck lost with the node never
+	// comes, and the retry is de-duplicated by its message id.
+	publish := func(batch, n int) {
 		for i := range n {
 			for {
-				if _, err := js.Publish(ctx, "t.x", []byte{byte(i)}); err == nil {
+				actx, cancel := context.WithTimeout(ctx, time.Second)
+				_, err := js.Publish(actx, "t.x", []byte{byte(i)}, jetstream.WithMsgID(fmt.Sprint(batch, "-", i)))
+				cancel()
+				if err == nil {
 					break
-				} else if ctx.Err() != nil {
+				}
+				if ctx.Err() != nil {
 					t.Fatalf("publish: %v", err)
 				}
 			}
 		}
 	}
-	publish(10)
+	publish(1, 10)
 	victim := c.Node(nc.ConnectedServerName())
 	victim.Stop()
-	publish(10)
+	publish(2, 10)
 	if err := victim.Start(); err != nil {
 		t.Fatal(err)
 	}
