@@ -80,15 +80,10 @@ func (s *Server) Start() error {
 
 // Stop shuts the server down and waits for it; it is idempotent.
 func (s *Server) Stop() {
-	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
-	s.mu.Unlock()
-	if srv == nil {
-		return
+	if srv := s.take(); srv != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
 	}
-	srv.Shutdown()
-	srv.WaitForShutdown()
 }
 
 // LameDuck shuts the server down the way a rolling upgrade does: lame-duck
@@ -96,15 +91,19 @@ func (s *Server) Stop() {
 // the options' LameDuckDuration after LameDuckGracePeriod (set both short
 // in modify). It returns when the server is down; Start brings it back.
 func (s *Server) LameDuck() {
+	if srv := s.take(); srv != nil {
+		srv.LameDuckShutdown()
+		srv.WaitForShutdown()
+	}
+}
+
+// take returns the running server, nil if none, and forgets it.
+func (s *Server) take() *server.Server {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	srv := s.srv
 	s.srv = nil
-	s.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	srv.LameDuckShutdown()
-	srv.WaitForShutdown()
+	return srv
 }
 
 // Name is the server's name (options' ServerName; generated when unset).
