@@ -271,7 +271,7 @@ func (s *Sink) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping nats: %w", err)
 	}
 	if c.js != nil {
-		actx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
+		actx, cancel := s.answerCtx(ctx)
 		defer cancel()
 		if _, err := c.js.AccountInfo(actx); err != nil {
 			return fmt.Errorf("get jetstream account info: %w", err)

@@ -45,6 +45,22 @@ func (s *Sink) openStream(ctx context.Context) error {
 	return nil
 }
 
+// answerCtx bounds a wait for one server answer: it ends after AckTimeout
+// or when the connection drops, since an answer due on the old connection
+// never comes.
+func (s *Sink) answerCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
+	lost := s.lostCh()
+	go func() {
+		select {
+		case <-lost:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // isConfigError reports JetStream API errors that retrying cannot fix, as
 // opposed to timeouts and disconnects.
 func isConfigError(err error) bool {
@@ -59,9 +75,9 @@ func isConfigError(err error) bool {
 // ensureStream makes sure s.cfg.Stream exists and covers the subjects,
 // creating it when missing. An existing stream's config is never changed.
 // It is a no-op once it succeeded, until a publish finds no stream or waits
-// in vain for its PubAck. Each API request is bounded by AckTimeout, so a
-// request whose answer was lost with a connection (a lame-duck restart)
-// stalls nothing for long.
+// in vain for its PubAck. Each API request is bounded by AckTimeout and
+// ends when the connection drops, so a request whose answer was lost with
+// a connection (a lame-duck restart) stalls nothing for long.
 func (s *Sink) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 	if s.cfg.Stream == "" || s.streamReady.Load() {
 		return nil
@@ -76,7 +92,7 @@ func (s *Sink) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 		return nil
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
+	ctx, cancel := s.answerCtx(ctx)
 	defer cancel()
 	want := s.tmpl.pattern()
 	str, err := js.Stream(ctx, s.cfg.Stream)
