@@ -13,9 +13,9 @@ import (
 	"github.com/streamd/streamd/sink/nats"
 )
 
-// writer writes one distinct event per Write in a loop, with no deadline on
-// ctx (as the fan-out calls a sink) and a short pause after a failure, and
-// records when the last Write succeeded.
+// writer writes one distinct event per Write every 10ms, with no deadline
+// on ctx (as the fan-out calls a sink), retrying a failed one, and records
+// when the last Write succeeded.
 type writer struct {
 	s      *nats.Sink
 	evs    []*sink.Event
@@ -34,19 +34,16 @@ func startWriter(t *testing.T, s *nats.Sink, topic string) *writer {
 
 func (w *writer) run() {
 	defer close(w.done)
+	pace := time.NewTicker(10 * time.Millisecond) // a steady trickle, not a CPU hog
+	defer pace.Stop()
 	for {
 		select {
 		case <-w.stop:
 			return
-		default:
+		case <-pace.C:
 		}
 		i := w.next.Load()
 		if err := w.s.Write(context.Background(), w.evs[i:i+1]); err != nil {
-			select {
-			case <-w.stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
 			continue
 		}
 		w.lastOK.Store(time.Now().UnixNano())
