@@ -62,7 +62,11 @@ func streamContent(t testing.TB, url, name string) map[string]*jetstream.RawStre
 	}
 	got := make(map[string]*jetstream.RawStreamMsg)
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := str.GetMsg(ctx, seq)
+		// One deadline per request: thousands of them under -race on a
+		// loaded machine do not fit one shared budget.
+		mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m, err := str.GetMsg(mctx, seq)
+		cancel()
 		if err != nil {
 			t.Fatalf("get message %d: %v", seq, err)
 		}
