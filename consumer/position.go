@@ -20,6 +20,24 @@ import (
 // CheckpointEvery messages or CheckpointInterval, and the checkpoint
 // goroutine also flushes every CheckpointInterval, so that an idle topic's
 // checkpoint is at most one interval stale.
+//
+// A save that fails (state dir unwritable, disk full) is retried by the
+// next one and never stops delivery; it makes the health part "checkpoint
+// <topic>" not ready with the error, which names the file, logs at most one
+// line per checkpointLogEvery, and a final save that fails makes Run fail.
+// The checkpoint-age metric starts at start, so it grows from there while
+// saves fail.
+
+// checkpointLogEvery bounds the log lines of a failing checkpoint: one per
+// period, however many batches advance meanwhile.
+const checkpointLogEvery = 30 * time.Second
+
+// checkpointHealth tracks failing saves. Only the checkpoint goroutine, and
+// after it the final save, use it.
+type checkpointHealth struct {
+	failures int       // consecutive failed saves
+	logged   time.Time // last log line about them
+}
 
 // ErrCheckpoint wraps a checkpoint that exists but cannot be trusted.
 var ErrCheckpoint = errors.New("consumer: unusable checkpoint")
@@ -41,6 +59,8 @@ func (t *Topic) loadPosition() error {
 	}
 	t.tracker = checkpoint.NewTracker(t.opts.Checkpoints, key, t.opts.CheckpointEvery, t.opts.CheckpointInterval,
 		func(at time.Time) { t.opts.Metrics.Checkpointed(t.name, at) })
+	t.opts.Metrics.Checkpointed(t.name, time.Now()) // nothing is unsaved yet
+	t.opts.Health.Set(t.checkpointPart(), true, "")
 	if ok {
 		t.log.Info("resuming after checkpoint", "message_id", id)
 		t.resume = id
@@ -49,22 +69,24 @@ func (t *Topic) loadPosition() error {
 }
 
 // startCheckpoints starts the checkpoint goroutine. The returned function
-// stops it and writes the final position.
-func (t *Topic) startCheckpoints() (stop func()) {
+// stops it and writes the final position, returning why it could not.
+func (t *Topic) startCheckpoints() (stop func() error) {
 	if t.tracker == nil {
-		return func() {}
+		return func() error { return nil }
 	}
 
 	t.advanced = make(chan struct{}, 1)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go t.checkpointLoop(quit, done)
-	return func() {
+	return func() error {
 		close(quit)
 		<-done
 		t.saveCheckpoint()
 		if err := t.tracker.Flush(); err != nil {
-			t.log.Error("cannot write final checkpoint", "error", err)
+			t.log.Error("cannot write final checkpoint: a restart reads again what was delivered since the last one", "error", err)
+			return fmt.Errorf("write final checkpoint of %s: %w", t.name, err)
 		}
+		return nil
 	}
 }
 
@@ -96,9 +118,7 @@ func (t *Topic) checkpointLoop(stop <-chan struct{}, done chan<- struct{}) {
 			t.saveCheckpoint()
 		case <-tick.C:
 			t.saveCheckpoint()
-			if err := t.tracker.Flush(); err != nil {
-				t.log.Error("cannot write checkpoint; will retry", "error", err)
-			}
+			t.checkpointSaved(t.tracker.Flush())
 		}
 	}
 }
@@ -111,7 +131,32 @@ func (t *Topic) saveCheckpoint() {
 	if p == nil || n == 0 {
 		return
 	}
-	if err := t.tracker.Advance(*p, int(n)); err != nil {
-		t.log.Error("cannot write checkpoint; will retry", "error", err)
+	t.checkpointSaved(t.tracker.Advance(*p, int(n)))
+}
+
+func (t *Topic) checkpointPart() string { return "checkpoint " + t.name }
+
+// checkpointSaved reports the result of a save attempt: a failure makes
+// the health part not ready and is logged at most once per
+// checkpointLogEvery; the first success after failures makes it ready
+// again. (nil also means "nothing due", but not after a failure: the
+// Tracker's trigger stays fired until a save succeeds.)
+func (t *Topic) checkpointSaved(err error) {
+	h := &t.ckpt
+	if err == nil {
+		if h.failures > 0 {
+			t.log.Info("checkpoint written again", "failed_attempts", h.failures)
+			t.opts.Health.Set(t.checkpointPart(), true, "")
+			h.failures, h.logged = 0, time.Time{}
+		}
+		return
+	}
+
+	h.failures++
+	t.opts.Health.Set(t.checkpointPart(), false, err.Error())
+	if now := time.Now(); now.Sub(h.logged) >= checkpointLogEvery {
+		t.log.Error("cannot write checkpoint; will retry (not ready until it works)",
+			"error", err, "failed_attempts", h.failures, "next_log_in", checkpointLogEvery)
+		h.logged = now
 	}
 }

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,7 @@ type Topic struct {
 	pos       atomic.Pointer[string] // reader: last id every sink accepted, kept in memory
 	pending   atomic.Int64           // reader: frames delivered since the Tracker last heard
 	advanced  chan struct{}          // wakes the checkpoint goroutine
+	ckpt      checkpointHealth       // reader: failing saves, for health and logs
 	acked     atomic.Int64
 	connected atomic.Bool
 }
@@ -96,7 +98,9 @@ func (t *Topic) Connected() bool { return t.connected.Load() }
 // finish in the sinks and are acked and checkpointed, and the socket is
 // closed normally. Cancelling hard abandons in-flight events unacked. Run
 // returns nil after a graceful stop, an error wrapping ErrCheckpoint when the
-// stored position is unusable, or hard's error.
+// stored position is unusable, an error when the final checkpoint could not
+// be written (a restart would read again what was delivered), or hard's
+// error.
 func (t *Topic) Run(ctx, hard context.Context) error {
 	if err := t.loadPosition(); err != nil {
 		return err
@@ -106,7 +110,9 @@ func (t *Topic) Run(ctx, hard context.Context) error {
 	err := t.supervisor().Run(ctx, t.name, func(sctx context.Context, connected func()) error {
 		return t.connect(sctx, hard, connected)
 	})
-	stopCheckpoints()
+	if ckErr := stopCheckpoints(); ckErr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = ckErr
+	}
 
 	if hard.Err() != nil {
 		return hard.Err()

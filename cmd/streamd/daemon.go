@@ -108,7 +108,10 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return nil, err
 	}
-	d.dl, err = deadletter.Open(c.DeadLetterPath)
+	d.dl, err = deadletter.OpenWith(c.DeadLetterPath, deadletter.Options{
+		Health: d.health,
+		Logger: log,
+	})
 	if err != nil {
 		return nil, badVar("DEAD_LETTER_PATH", c.DeadLetterPath, "cannot open it: "+err.Error())
 	}
