@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/consumer"
 	natssink "github.com/streamd/streamd/sink/nats"
@@ -18,15 +15,23 @@ import (
 // errCheckFailed is `streamd check` finding a problem (already printed).
 var errCheckFailed = errors.New("check failed")
 
-// check validates the configuration, performs one handshake per topic and
-// probes each sink, printing a report. It fails if anything did.
+// check validates the configuration, probes each topic on the reader
+// endpoint (counting what it holds from earliest) and each path and sink
+// that run will open, printing a report. It fails if anything did; an
+// empty topic is a warning.
 func (m *Main) check(ctx context.Context, _ []string, _ <-chan os.Signal) error {
-	c, err := loadConfig(m.Getenv, nil)
+	c, err := loadConfig(m.Getenv, m.environ(), nil)
 	if err != nil {
 		return err
 	}
-	r := &report{w: m.Stdout, ok: true}
+	r := &report{w: m.Stdout, ok: true, redact: c.redact}
 	fmt.Fprintf(r.w, "configuration  ok    tenant %s, %s mode, %s auth, credential: %s\n", c.Tenant, c.Mode, c.Auth, c.credKind)
+	if c.regionNote != "" {
+		r.note("region: " + c.regionNote)
+	}
+	for _, w := range c.warnings {
+		r.note("warning: " + w)
+	}
 	for _, ref := range c.topics {
 		r.topic(ctx, c, ref)
 	}
@@ -35,16 +40,19 @@ func (m *Main) check(ctx context.Context, _ []string, _ <-chan os.Signal) error 
 	}
 	r.checkpoints(ctx, c)
 	r.stateDir(c.StateDir)
+	r.path("dead letters  ", c.DeadLetterPath, probeFile(c.DeadLetterPath, true))
 	if !r.ok {
 		return reported(errCheckFailed)
 	}
 	return nil
 }
 
-// report is the output of `streamd check`.
+// report is the output of `streamd check`. Every line goes through redact
+// whole, before anything else is done to it.
 type report struct {
-	w  io.Writer
-	ok bool // nothing failed so far
+	w      io.Writer
+	ok     bool // nothing failed so far
+	redact func(string) string
 }
 
 // mark is the status column of a line.
@@ -56,40 +64,26 @@ func (r *report) mark(good bool) string {
 	return "FAIL"
 }
 
-// topic does one handshake with the topic and reports it, the URL shown
-// without the credential.
-func (r *report) topic(ctx context.Context, c *Config, ref topicRef) {
-	cc := c.consumerConfig(ref)
-	const start = "latest"
-	u, _ := cc.URL(start)
-	shown := consumer.Redact(u.String(), cc.Credential)
-
-	began := time.Now()
-	conn, err := consumer.Dial(ctx, cc, start)
-	if err == nil {
-		_ = conn.Close(websocket.StatusNormalClosure, "")
-		fmt.Fprintf(r.w, "topic %-8s %s  %s: handshake 101 in %s\n", ref, r.mark(true), shown, time.Since(began).Round(time.Millisecond))
-		return
-	}
-	fmt.Fprintf(r.w, "topic %-8s %s  %s: %v\n", ref, r.mark(false), shown, err)
-	if hint := consumer.Hint(err); hint != "" {
-		fmt.Fprintf(r.w, "               hint: %s\n", hint)
-	}
+// line prints one redacted line.
+func (r *report) line(format string, args ...any) {
+	fmt.Fprintln(r.w, r.redact(fmt.Sprintf(format, args...)))
 }
+
+// note prints an indented remark under the previous line.
+func (r *report) note(s string) { r.line("               %s", s) }
 
 // sink probes one sink and reports it.
 func (r *report) sink(ctx context.Context, c *Config, name string) {
 	switch name {
 	case "stdout":
-		fmt.Fprintf(r.w, "sink stdout    %s\n", r.mark(true))
+		r.line("sink stdout    %s", r.mark(true))
 	case "file":
-		err := probeDir(filepath.Dir(c.FilePath))
-		fmt.Fprintf(r.w, "sink file      %s  %s%s\n", r.mark(err == nil), c.FilePath, errSuffix(err))
+		r.path("sink file     ", c.FilePath, probeFile(c.FilePath, false))
 	case "nats":
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := probeNATS(pctx, c)
 		cancel()
-		fmt.Fprintf(r.w, "sink nats      %s  %s%s\n", r.mark(err == nil), c.NATSURL, errSuffix(err))
+		r.line("sink nats      %s  %s%s", r.mark(err == nil), consumer.RedactValue(c.NATSURL), errSuffix(err))
 	}
 }
 
@@ -102,7 +96,12 @@ func (r *report) checkpoints(ctx context.Context, c *Config) {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	what, err := probeCheckpointBucket(pctx, c)
-	fmt.Fprintf(r.w, "checkpoints    %s  nats bucket %s%s%s\n", r.mark(err == nil), c.CheckpointBucket, what, errSuffix(err))
+	r.line("checkpoints    %s  nats bucket %s%s%s", r.mark(err == nil), c.CheckpointBucket, what, errSuffix(err))
+}
+
+// path reports the probe of a path: err, or what the probe found.
+func (r *report) path(label, path string, p probe) {
+	r.line("%s %s  %s%s", label, r.mark(p.err == nil), path, p.suffix())
 }
 
 func errSuffix(err error) string {
@@ -110,20 +109,6 @@ func errSuffix(err error) string {
 		return ""
 	}
 	return ": " + err.Error()
-}
-
-// probeDir checks that dir exists (creating it) and is writable.
-func probeDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".streamd-check-")
-	if err != nil {
-		return err
-	}
-	name := f.Name()
-	_ = f.Close()
-	return os.Remove(name)
 }
 
 func probeNATS(ctx context.Context, c *Config) error {

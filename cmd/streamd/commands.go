@@ -16,6 +16,16 @@ import (
 type Main struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Environ lists the environment as NAME=value entries, to find
+	// STREAMD_ names streamd does not read; nil checks none.
+	Environ func() []string
+}
+
+func (m *Main) environ() []string {
+	if m.Environ == nil {
+		return nil
+	}
+	return m.Environ()
 }
 
 // command is one entry of the command table. To add a command, add an entry
@@ -215,11 +225,12 @@ func printVars(w io.Writer, vars [][3]string) {
 // runDaemon runs the daemon of `streamd run`. override, if set, adjusts
 // the configuration before validation (used by demo).
 func (m *Main) runDaemon(ctx context.Context, signals <-chan os.Signal, override func(*Config)) error {
-	c, err := loadConfig(m.Getenv, override)
+	c, err := loadConfig(m.Getenv, m.environ(), override)
 	if err != nil {
 		return err
 	}
 	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel)
+	c.logDerived(log)
 	d, err := newDaemon(ctx, c, log, m.Stdout)
 	if err != nil {
 		return err

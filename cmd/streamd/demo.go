@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/streamd/streamd/consumer/pulsartest"
 )
 
@@ -19,8 +17,8 @@ const demoKey = "eght_demo_key_not_a_secret"
 // it: the same code path as `streamd run`, no 8x8 account needed.
 func (m *Main) demo(ctx context.Context, _ []string, signals <-chan os.Signal) error {
 	var ec emulatorConfig
-	if err := envconfig.Process("streamd", &ec); err != nil {
-		return &configError{msg: "invalid configuration: " + err.Error()}
+	if err := processEnv(&ec); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,9 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
-	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
 )
 
@@ -37,13 +34,13 @@ closed (by whom, with the close code and reason, idle timeouts included).`
 
 // emulatorConfig is the environment `emulate` reads; `demo` reads the rate.
 type emulatorConfig struct {
-	Addr       string  `envconfig:"EMULATOR_ADDR" default:"127.0.0.1:8765" desc:"listen address"`
-	Rate       float64 `envconfig:"EMULATOR_RATE" default:"5" desc:"generated events per second (0: none)"`
-	Tenant     string  `envconfig:"TENANT" default:"demo" desc:"the tenant served; another gets 401"`
-	APIKey     string  `envconfig:"API_KEY" desc:"the only credential accepted (eght_ key or CC token); unset accepts any"`
-	APIKeyFile string  `envconfig:"API_KEY_FILE" desc:"file holding that credential; $CREDENTIALS_DIRECTORY/api_key is also read"`
-	LogLevel   string  `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFmt     string  `envconfig:"LOG_FORMAT" default:"auto" desc:"auto (text on a terminal, else JSON), text or json"`
+	Addr       string  `envconfig:"STREAMD_EMULATOR_ADDR" default:"127.0.0.1:8765" desc:"listen address"`
+	Rate       float64 `envconfig:"STREAMD_EMULATOR_RATE" default:"5" desc:"generated events per second (0: none)"`
+	Tenant     string  `envconfig:"STREAMD_TENANT" default:"demo" desc:"the tenant served; another gets 401"`
+	APIKey     string  `envconfig:"STREAMD_API_KEY" desc:"the only credential accepted (eght_ key or CC token); unset accepts any"`
+	APIKeyFile string  `envconfig:"STREAMD_API_KEY_FILE" desc:"file holding that credential; $CREDENTIALS_DIRECTORY/api_key is also read"`
+	LogLevel   string  `envconfig:"STREAMD_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFmt     string  `envconfig:"STREAMD_LOG_FORMAT" default:"auto" desc:"auto (text on a terminal, else JSON), text or json"`
 }
 
 // emulatorVars lists the variables of emulatorConfig for help.
@@ -52,19 +49,20 @@ func emulatorVars() [][3]string { return varsOf(reflect.TypeFor[emulatorConfig](
 // emulate runs the emulator alone until SIGTERM/SIGINT.
 func (m *Main) emulate(ctx context.Context, _ []string, signals <-chan os.Signal) error {
 	var ec emulatorConfig
-	if err := envconfig.Process("streamd", &ec); err != nil {
-		return &configError{msg: "invalid configuration: " + err.Error()}
+	if err := processEnv(&ec); err != nil {
+		return err
 	}
 	if ec.Rate < 0 {
 		return badVar("EMULATOR_RATE", fmt.Sprint(ec.Rate), "must not be negative")
 	}
-	name, key, err := readKey(m.Getenv, ec.APIKey, ec.APIKeyFile)
+	sec, err := secretVar{name: "API_KEY", value: ec.APIKey, file: ec.APIKeyFile, cred: "api_key"}.load(m.Getenv)
 	if err != nil {
 		return err
 	}
+	key := sec.value
 	if key != "" {
-		if _, err := consumer.CredentialKind(key); err != nil {
-			return badSecret(name, err.Error())
+		if _, err := credentialKind(sec); err != nil {
+			return err
 		}
 	}
 	log := newLogger(m.Stderr, ec.LogFmt, ec.LogLevel)
@@ -77,7 +75,7 @@ func (m *Main) emulate(ctx context.Context, _ []string, signals <-chan os.Signal
 	_, done := startEmulator(ectx, ln, emulatorOptions{tenant: ec.Tenant, key: key, rate: ec.Rate, log: log})
 	keyFrom := "any key accepted"
 	if key != "" {
-		keyFrom = "STREAMD_" + name
+		keyFrom = "STREAMD_" + sec.source
 	}
 	log.Info("emulating 8x8's event streaming proxy",
 		"url", fmt.Sprintf("ws://%s/ws/v2/reader/persistent/%s/event-v1/all", ln.Addr(), ec.Tenant),

@@ -25,9 +25,10 @@ const (
 
 func main() {
 	m := &Main{
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		Getenv: os.Getenv,
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		Getenv:  os.Getenv,
+		Environ: os.Environ,
 	}
 	err := m.Run(context.Background(), os.Args[1:], signalChannel())
 	os.Exit(m.exitStatus(err))

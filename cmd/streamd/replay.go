@@ -156,11 +156,12 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 	if err != nil {
 		return err
 	}
-	c, err := loadConfig(m.Getenv, f.override)
+	c, err := loadConfig(m.Getenv, m.environ(), f.override)
 	if err != nil {
 		return err
 	}
 	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel)
+	c.logDerived(log)
 
 	abortCtx, abort := context.WithCancel(ctx)
 	defer abort()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
 	natssink "github.com/streamd/streamd/sink/nats"
@@ -59,6 +60,9 @@ func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, 
 		t.Sink, t.Events = stdout.New(out, c.format), c.StdoutEvents
 	case "file":
 		fs, err := file.Open(c.fileConfig(d.log))
+		if errors.Is(err, sink.ErrConfig) {
+			return t, badVar("FILE_PATH", c.FilePath, "cannot open the file sink: "+err.Error())
+		}
 		if err != nil {
 			return t, fmt.Errorf("open file sink (STREAMD_FILE_PATH): %w", err)
 		}
@@ -66,8 +70,15 @@ func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, 
 		t.Sink, t.Events = fs, c.FileEvents
 	case "nats":
 		ns, err := natssink.Open(d.abortCtx, c.natsConfig(d.log))
+		if errors.Is(err, natssink.ErrStreamSubjects) {
+			return t, badVar("NATS_STREAM", c.NATSStream, "the existing stream does not cover STREAMD_NATS_SUBJECT="+c.NATSSubject+
+				" (streamd never changes a stream; fix either): "+c.redact(err.Error()))
+		}
+		if errors.Is(err, sink.ErrConfig) {
+			return t, &configError{msg: "invalid configuration: the nats sink (STREAMD_NATS_*) cannot open: " + c.redact(err.Error())}
+		}
 		if err != nil {
-			return t, fmt.Errorf("open nats sink: %w", err)
+			return t, fmt.Errorf("open nats sink: %s", c.redact(err.Error()))
 		}
 		o.nats = ns
 		t.Sink, t.Events = ns, c.NATSEvents
@@ -75,6 +86,11 @@ func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, 
 		return t, errors.New("unknown sink " + name)
 	}
 	return t, nil
+}
+
+// redact removes every secret of c, and URL userinfo, from s.
+func (c *Config) redact(s string) string {
+	return consumer.Redact(s, c.apiKey, c.natsPassword, c.natsToken)
 }
 
 func (c *Config) fileConfig(log *slog.Logger) file.Config {
@@ -96,8 +112,8 @@ func (c *Config) natsConfig(log *slog.Logger) natssink.Config {
 		CredsFile:       c.NATSCredsFile,
 		NKeySeedFile:    c.NATSNKeySeedFile,
 		User:            c.NATSUser,
-		Password:        c.NATSPassword,
-		Token:           c.NATSToken,
+		Password:        c.natsPassword,
+		Token:           c.natsToken,
 		TLSCAFile:       c.NATSTLSCAFile,
 		TLSCertFile:     c.NATSTLSCertFile,
 		TLSKeyFile:      c.NATSTLSKeyFile,

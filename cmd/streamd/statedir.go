@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/streamd/streamd/internal/statelock"
 )
@@ -27,11 +28,11 @@ func lockStateDir(dir string) (*statelock.Lock, error) {
 // daemon holding it makes a second `run` exit 78. The lock is probed, not
 // taken, so check can run beside a daemon.
 func (r *report) stateDir(dir string) {
-	err := probeDir(dir)
-	if err == nil {
-		err = probeLock(dir)
+	p := probeDir(dir)
+	if _, err := os.Stat(dir); p.err == nil && err == nil {
+		p.err = probeLock(dir)
 	}
-	fmt.Fprintf(r.w, "state dir      %s  %s%s\n", r.mark(err == nil), dir, errSuffix(err))
+	r.path("state dir     ", dir, p)
 }
 
 func probeLock(dir string) error {

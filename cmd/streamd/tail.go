@@ -63,7 +63,7 @@ func (m *Main) tail(ctx context.Context, f *tailFlags, signals <-chan os.Signal)
 	if err != nil {
 		return err
 	}
-	c, err := loadConfig(m.Getenv, func(c *Config) {
+	c, err := loadConfig(m.Getenv, m.environ(), func(c *Config) {
 		if len(f.topics) > 0 {
 			c.Topics = f.topics
 		}
@@ -72,6 +72,7 @@ func (m *Main) tail(ctx context.Context, f *tailFlags, signals <-chan os.Signal)
 		return err
 	}
 	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel)
+	c.logDerived(log)
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -1,11 +1,10 @@
 package main
 
 import (
+	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/sink"
@@ -13,11 +12,15 @@ import (
 
 // derived are the values validate computes from a Config.
 type derived struct {
-	endpoint string      // base URL, wss://host[:port]
-	apiKey   string      // the credential, from wherever it came
-	credKind string      // what kind of credential apiKey is, for logs
-	topics   []topicRef  // TOPICS resolved against NAMESPACE
-	format   sink.Format // FORMAT parsed
+	endpoint     string      // base URL, wss://host[:port]
+	regionNote   string      // how a Contact Center cluster was resolved; "" otherwise
+	apiKey       string      // the credential, from wherever it came
+	credKind     string      // what kind of credential apiKey is, for logs
+	natsPassword string      // NATS_PASSWORD, from wherever it came
+	natsToken    string      // NATS_TOKEN, from wherever it came
+	topics       []topicRef  // TOPICS resolved against NAMESPACE
+	format       sink.Format // FORMAT parsed
+	warnings     []string    // problems worth a log line that do not stop streamd
 }
 
 // validate checks every variable and returns the derived values. The
@@ -27,10 +30,13 @@ func (c *Config) validate(getenv func(string) string) (derived, error) {
 		d   derived
 		err error
 	)
-	if d.apiKey, d.credKind, err = c.validateTenant(getenv); err != nil {
+	if err := c.validateTenant(); err != nil {
 		return derived{}, err
 	}
-	if d.endpoint, err = c.validateEndpoint(); err != nil {
+	if err := c.loadSecrets(getenv, &d); err != nil {
+		return derived{}, err
+	}
+	if d.endpoint, d.regionNote, err = c.validateEndpoint(); err != nil {
 		return derived{}, err
 	}
 	if d.topics, err = c.validateStream(d.apiKey); err != nil {
@@ -42,13 +48,24 @@ func (c *Config) validate(getenv func(string) string) (derived, error) {
 	if err := c.validateLogging(); err != nil {
 		return derived{}, err
 	}
-	if err := c.validateTimings(); err != nil {
+	if err := c.validateBounds(); err != nil {
 		return derived{}, err
 	}
 	if err := c.validateCheckpointStore(); err != nil {
 		return derived{}, err
 	}
 	return d, nil
+}
+
+// logDerived logs what validation found worth saying: the region a
+// Contact Center cluster resolved to, and warnings.
+func (c *Config) logDerived(log *slog.Logger) {
+	if c.regionNote != "" {
+		log.Info("region resolved from the Contact Center cluster", "region", c.Region, "endpoint", c.endpoint, "detail", c.regionNote)
+	}
+	for _, w := range c.warnings {
+		log.Warn(w)
+	}
 }
 
 // fillDefaults sets the defaults that depend on the environment: STATE_DIR
@@ -62,34 +79,40 @@ func (c *Config) fillDefaults(getenv func(string) string) {
 	}
 }
 
-// validateTenant checks TENANT and returns the credential and its kind.
-func (c *Config) validateTenant(getenv func(string) string) (key, kind string, err error) {
+// validateTenant checks TENANT.
+func (c *Config) validateTenant() error {
 	if c.Tenant == "" {
-		return "", "", badVar("TENANT", c.Tenant, "required: your 8x8 tenant name")
+		return badVar("TENANT", c.Tenant, "required: your 8x8 tenant name")
 	}
 	if strings.ContainsAny(c.Tenant, "/?#% ") {
-		return "", "", badVar("TENANT", c.Tenant, "must be a bare tenant name")
+		return badVar("TENANT", c.Tenant, "must be a bare tenant name")
 	}
-	return c.loadKey(getenv)
+	return nil
 }
 
-// validateEndpoint returns the base URL from ENDPOINT or REGION.
-func (c *Config) validateEndpoint() (string, error) {
+// credentialKind checks the shape of the API key and returns its kind.
+func credentialKind(key secret) (string, error) {
+	kind, err := consumer.CredentialKind(key.value)
+	if err != nil {
+		return "", badSecret(key.source, err.Error())
+	}
+	return kind, nil
+}
+
+// validateEndpoint returns the base URL from ENDPOINT or REGION, and how a
+// Contact Center cluster given as REGION was resolved.
+func (c *Config) validateEndpoint() (endpoint, note string, err error) {
 	switch {
 	case c.Endpoint != "":
 		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return "", badVar("ENDPOINT", c.Endpoint, "want wss://host[:port] (or ws:// for local use), without path or query")
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", "", badVar("ENDPOINT", c.Endpoint, "want wss://host[:port] (or ws:// for local use), without user, path or query")
 		}
-		return strings.TrimSuffix(c.Endpoint, "/"), nil
+		return strings.TrimSuffix(c.Endpoint, "/"), "", nil
 	case c.Region != "":
-		ep, ok := regions[strings.ToUpper(c.Region)]
-		if !ok {
-			return "", badVar("REGION", c.Region, "want UK3, US1 or US2 (or set STREAMD_ENDPOINT)")
-		}
-		return ep, nil
+		return resolveRegion(c.Region)
 	}
-	return "", badVar("REGION", "", "one of STREAMD_REGION or STREAMD_ENDPOINT is required")
+	return "", "", badVar("REGION", "", "one of STREAMD_REGION or STREAMD_ENDPOINT is required")
 }
 
 // validateStream checks what is read and how: the topics (returned), the
@@ -168,79 +191,6 @@ func (c *Config) validateLogging() error {
 		return nil
 	}
 	return badVar("LOG_FORMAT", c.LogFormat, "want auto, text or json")
-}
-
-// validateTimings checks the durations, which must be positive, and the
-// sizes and counts that bound them.
-func (c *Config) validateTimings() error {
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"RECONNECT_MIN", c.ReconnectMin},
-		{"RECONNECT_MAX", c.ReconnectMax},
-		{"HANDSHAKE_TIMEOUT", c.HandshakeTimeout},
-		{"PING_INTERVAL", c.PingInterval},
-		{"PING_TIMEOUT", c.PingTimeout},
-		{"CHECKPOINT_INTERVAL", c.CheckpointPeriod},
-		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
-		{"FILE_FSYNC_INTERVAL", c.FileFsyncInterval},
-	} {
-		if d.v <= 0 {
-			return badVar(d.name, d.v.String(), "must be positive")
-		}
-	}
-	if c.ReconnectMax < c.ReconnectMin {
-		return badVar("RECONNECT_MAX", c.ReconnectMax.String(), "must not be below STREAMD_RECONNECT_MIN")
-	}
-	if c.ReadLimit < 1<<16 {
-		return badVar("READ_LIMIT", itoa(int(c.ReadLimit)), "must be at least 65536")
-	}
-	if c.CheckpointEvery < 1 {
-		return badVar("CHECKPOINT_EVERY", itoa(c.CheckpointEvery), "must be at least 1")
-	}
-	return nil
-}
-
-// loadKey finds the credential (see readKey), checks its shape and returns
-// it with its kind.
-func (c *Config) loadKey(getenv func(string) string) (key, kind string, err error) {
-	name, key, err := readKey(getenv, c.APIKey, c.APIKeyFile)
-	if err != nil {
-		return "", "", err
-	}
-	if key == "" {
-		return "", "", badSecret("API_KEY", "required: set STREAMD_API_KEY or STREAMD_API_KEY_FILE (or a systemd credential named api_key)")
-	}
-	kind, err = consumer.CredentialKind(key)
-	if err != nil {
-		return "", "", badSecret(name, err.Error())
-	}
-	return key, kind, nil
-}
-
-// readKey returns the credential of STREAMD_API_KEY (key), else of the file
-// STREAMD_API_KEY_FILE names (file), else of the systemd credential api_key
-// in $CREDENTIALS_DIRECTORY, with the variable it came from ("API_KEY" or
-// "API_KEY_FILE"); "" when none is set. A file's trailing newline is
-// dropped; an unreadable file is a *configError.
-func readKey(getenv func(string) string, key, file string) (name, value string, err error) {
-	if key != "" {
-		return "API_KEY", key, nil
-	}
-	if file == "" {
-		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-			file = filepath.Join(dir, "api_key")
-		}
-	}
-	if file == "" {
-		return "API_KEY", "", nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", "", badVar("API_KEY_FILE", file, "cannot read: "+err.Error())
-	}
-	return "API_KEY_FILE", strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // parseTopics resolves TOPICS against NAMESPACE.

@@ -60,12 +60,6 @@ func (c *Config) validateFile() error {
 	default:
 		return badVar("FILE_FSYNC", c.FileFsync, "want always, interval or never")
 	}
-	if c.FileMaxBytes < 0 {
-		return badVar("FILE_MAX_BYTES", itoa(int(c.FileMaxBytes)), "must not be negative")
-	}
-	if c.FileMaxBackups < 0 {
-		return badVar("FILE_MAX_BACKUPS", itoa(c.FileMaxBackups), "must not be negative")
-	}
 	return nil
 }
 
@@ -75,9 +69,6 @@ func (c *Config) validateNATS() error {
 	}
 	if !strings.Contains(c.NATSSubject, "{") && strings.ContainsAny(c.NATSSubject, " *>") || c.NATSSubject == "" {
 		return badVar("NATS_SUBJECT", c.NATSSubject, "must be a subject template without spaces or wildcards")
-	}
-	if c.NATSMaxInflight < 1 {
-		return badVar("NATS_MAX_INFLIGHT", itoa(c.NATSMaxInflight), "must be at least 1")
 	}
 	if c.NATSStream != "" && !c.NATSJetStream {
 		return badVar("NATS_STREAM", c.NATSStream, "needs STREAMD_NATS_JETSTREAM=true")

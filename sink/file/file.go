@@ -54,9 +54,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/streamd/streamd/sink"
@@ -150,6 +152,9 @@ func Open(cfg Config) (*Sink, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if err := s.open(); err != nil {
+		if configClass(err) {
+			return nil, sink.ConfigFailure(err)
+		}
 		return nil, err
 	}
 	if cfg.Fsync == FsyncInterval {
@@ -157,6 +162,15 @@ func Open(cfg Config) (*Sink, error) {
 		go s.syncLoop()
 	}
 	return s, nil
+}
+
+// configClass reports whether opening the file failed for a reason only a
+// configuration change can fix: a missing directory, a directory, no
+// permission, a read-only file system.
+func configClass(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
+		errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTDIR) ||
+		errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENAMETOOLONG)
 }
 
 // open opens cfg.Path for appending. The caller holds s.mu (or owns s).

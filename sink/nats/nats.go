@@ -123,7 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	tmpl, err := compileTemplate(cfg.Subject)
 	if err != nil {
-		return nil, fmt.Errorf("open nats sink: %w", err)
+		return nil, sink.ConfigFailure(fmt.Errorf("open nats sink: %w", err))
 	}
 	cfg = withDefaults(cfg)
 	s := &Sink{
@@ -138,14 +138,14 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		s.slots = make(chan struct{}, cfg.MaxInflight)
 	}
 	if _, err := s.options(nil); err != nil {
-		return nil, fmt.Errorf("open nats sink: %w", err)
+		return nil, sink.ConfigFailure(fmt.Errorf("open nats sink: %w", err))
 	}
 	if s.conn, err = s.dial(); err != nil {
 		return nil, err
 	}
 	if err := s.openStream(ctx); err != nil {
 		s.conn.nc.Close()
-		return nil, err
+		return nil, sink.ConfigFailure(err) // only unusable streams fail openStream
 	}
 	return s, nil
 }
