@@ -141,7 +141,10 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, sink.ConfigFailure(fmt.Errorf("open nats sink: %w", err))
 	}
 	if s.conn, err = s.dial(); err != nil {
-		return nil, err
+		// The client retries an unreachable server in the background, so
+		// what fails here is the configuration: an unreadable credentials,
+		// nkey or TLS file, a malformed URL.
+		return nil, sink.ConfigFailure(err)
 	}
 	if err := s.openStream(ctx); err != nil {
 		s.conn.nc.Close()

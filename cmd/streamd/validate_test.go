@@ -1,0 +1,196 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/streamd/streamd/consumer/pulsartest"
+)
+
+// TestConfigMistakesExit78: misspelt names, a secret given twice, values
+// out of bounds and secrets with control bytes exit 78 naming the variable,
+// without showing any secret.
+func TestConfigMistakesExit78(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := writeFile(t, dir, "key", testKey+"\n", 0o600)
+	nlKeyFile := writeFile(t, dir, "nl-key", "eght_TopSecret\nKeyValue_123\n", 0o600)
+	natsPassFile := writeFile(t, dir, "nats-pass", "natsTop\x00Secret\n", 0o600)
+	cases := []struct {
+		name string
+		kv   []string
+		want string
+	}{
+		{"misspelt name", []string{"STREAMD_SINK", "nats"}, "unknown variable STREAMD_SINK; did you mean STREAMD_SINKS?"},
+		{"misspelt name far off", []string{"STREAMD_CHECKPIONT_EVRY", "5"}, "did you mean STREAMD_CHECKPOINT_EVERY?"},
+		{"key and key file", []string{"STREAMD_API_KEY_FILE", keyFile}, "STREAMD_API_KEY: set either STREAMD_API_KEY or STREAMD_API_KEY_FILE, not both"},
+		{"nats password twice", []string{"STREAMD_NATS_PASSWORD_FILE", keyFile}, "STREAMD_NATS_PASSWORD: set either"},
+		{"read limit no limit", []string{"STREAMD_READ_LIMIT", "9223372036854775807"}, `STREAMD_READ_LIMIT="9223372036854775807"`},
+		{"negative duplicate window", []string{"STREAMD_NATS_DUPLICATE_WINDOW", "-1m"}, `STREAMD_NATS_DUPLICATE_WINDOW="-1m0s"`},
+		{"negative ping timeout", []string{"STREAMD_PING_TIMEOUT", "-5s"}, `STREAMD_PING_TIMEOUT="-5s"`},
+		{"ping interval of a year", []string{"STREAMD_PING_INTERVAL", "8760h"}, `STREAMD_PING_INTERVAL="8760h0m0s"`},
+		{"checkpoint every billion", []string{"STREAMD_CHECKPOINT_EVERY", "1000000000"}, `STREAMD_CHECKPOINT_EVERY="1000000000"`},
+		{"checkpoint interval negative", []string{"STREAMD_CHECKPOINT_INTERVAL", "-1s"}, `STREAMD_CHECKPOINT_INTERVAL="-1s"`},
+		{"max inflight huge", []string{"STREAMD_NATS_MAX_INFLIGHT", "100000000"}, `STREAMD_NATS_MAX_INFLIGHT="100000000"`},
+		{"negative no-events warning", []string{"STREAMD_NO_EVENTS_WARNING", "-1m"}, `STREAMD_NO_EVENTS_WARNING="-1m0s"`},
+		{"key with newline", []string{"STREAMD_API_KEY", "eght_TopSecret\nKeyValue_123"}, "STREAMD_API_KEY: contains a control character"},
+		{"key file with inner newline", []string{"STREAMD_API_KEY", "", "STREAMD_API_KEY_FILE", nlKeyFile}, "STREAMD_API_KEY_FILE: contains a control character"},
+		{"nats password file with NUL", []string{"STREAMD_NATS_PASSWORD", "", "STREAMD_NATS_PASSWORD_FILE", natsPassFile}, "STREAMD_NATS_PASSWORD_FILE: contains a control character"},
+		{"pending region", []string{"STREAMD_ENDPOINT", "", "STREAMD_REGION", "HK1"}, "listed by 8x8 as pending"},
+		{"cluster of a pending region", []string{"STREAMD_ENDPOINT", "", "STREAMD_REGION", "AU2"}, "cluster AU2 belongs to 8x8 region SY1, which is listed by 8x8 as pending"},
+		{"endpoint with userinfo", []string{"STREAMD_ENDPOINT", "wss://user:natsTopSecretPassword@h"}, `STREAMD_ENDPOINT="wss://REDACTED@h"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, cmd := range []string{"run", "check"} {
+				p := run(t, validEnv(t).with(tc.kv...), cmd)
+				stderr := p.stderr.String()
+				if p.code != exitConfig {
+					t.Fatalf("%s: exit %d, want %d; stderr:\n%s", cmd, p.code, exitConfig, stderr)
+				}
+				if !strings.Contains(stderr, tc.want) {
+					t.Errorf("%s: stderr lacks %q:\n%s", cmd, tc.want, stderr)
+				}
+				for _, secret := range []string{"TopSecret", "KeyValue", "natsTop"} {
+					if strings.Contains(stderr+p.stdout.String(), secret) {
+						t.Errorf("%s: output shows a secret (%s):\n%s", cmd, secret, stderr)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestNATSURLRedactedInExit78: a NATS URL whose password has a '/' or a
+// space does not parse; the exit-78 message shows it without the userinfo.
+func TestNATSURLRedactedInExit78(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"nats://user:s3cr/etPass@127.0.0.1:1", "nats://user:s3cr etPass@127.0.0.1:1", "nats://user:s3cr%zzetPass@h:1"} {
+		p := run(t, validEnv(t).with("STREAMD_SINKS", "nats", "STREAMD_NATS_URL", u), "check")
+		stderr := p.stderr.String()
+		if p.code != exitConfig || !strings.Contains(stderr, `STREAMD_NATS_URL="nats://REDACTED@`) {
+			t.Errorf("%s: exit %d, stderr:\n%s", u, p.code, stderr)
+		}
+		if strings.Contains(stderr, "etPass") || strings.Contains(stderr, "s3cr") {
+			t.Errorf("%s: the password shows:\n%s", u, stderr)
+		}
+	}
+}
+
+// TestOnlyPrefixedVariablesAreRead: every variable's unprefixed name set to
+// garbage changes nothing (envconfig would fall back to HTTP_ADDR, TENANT,
+// API_KEY, LOG_LEVEL ... when the STREAMD_ one is unset).
+func TestOnlyPrefixedVariablesAreRead(t *testing.T) {
+	e := env{"HOME": t.TempDir(), "STREAMD_TENANT": "acme", "STREAMD_API_KEY": testKey, "STREAMD_REGION": "UK3"}
+	want, err := loadConfigFrom(t, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, name := range knownVars() {
+		e[strings.TrimPrefix(name, "STREAMD_")] = "garbage!"
+	}
+	got, err := loadConfigFrom(t, e)
+	if err != nil {
+		t.Fatalf("unprefixed garbage was read: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("unprefixed garbage changed the configuration:\n got %+v\nwant %+v", got, want)
+	}
+	if got.HTTPAddr != "127.0.0.1:9464" || got.LogLevel != "info" {
+		t.Errorf("HTTP_ADDR %q, LOG_LEVEL %q: defaults expected", got.HTTPAddr, got.LogLevel)
+	}
+}
+
+// TestRegionFromCluster: a Contact Center cluster resolves through 8x8's
+// map; region labels and hostname codes still work.
+func TestRegionFromCluster(t *testing.T) {
+	for in, want := range map[string]string{
+		"NA7":             "wss://pulsar-ws-usw2.8x8.com",
+		"na39":            "wss://pulsar-ws-usw2.8x8.com",
+		"vcc-na7.8x8.com": "wss://pulsar-ws-usw2.8x8.com",
+		"NA16":            "wss://pulsar-ws-use1.8x8.com",
+		"SB1":             "wss://pulsar-ws-use1.8x8.com",
+		"EU4":             "wss://pulsar-ws-euw2.8x8.com",
+		"EU14":            "wss://pulsar-ws-euw2.8x8.com",
+		"UK3":             "wss://pulsar-ws-euw2.8x8.com",
+		"euw2":            "wss://pulsar-ws-euw2.8x8.com",
+		"US2":             "wss://pulsar-ws-usw2.8x8.com",
+	} {
+		got, note, err := resolveRegion(in)
+		if err != nil || got != want {
+			t.Errorf("resolveRegion(%q) = %q, %v; want %q", in, got, err, want)
+		}
+		if isCluster := !strings.EqualFold(in, "UK3") && !strings.EqualFold(in, "US2") && !strings.EqualFold(in, "euw2"); isCluster != (note != "") {
+			t.Errorf("resolveRegion(%q) note %q", in, note)
+		}
+	}
+	for _, in := range []string{"NA21", "NA0", "EU3", "EU15", "NA07", "MARS1", "NA"} {
+		if _, _, err := resolveRegion(in); err == nil || !strings.Contains(err.Error(), "Contact Center cluster") {
+			t.Errorf("resolveRegion(%q) = %v, want an error naming clusters", in, err)
+		}
+	}
+	for _, in := range []string{"AP1", "AP21", "EU21", "BC2", "EU31", "CA1", "AU1", "HK2", "ON1"} {
+		if _, _, err := resolveRegion(in); err == nil || !strings.Contains(err.Error(), "pending") {
+			t.Errorf("resolveRegion(%q) = %v, want pending", in, err)
+		}
+	}
+}
+
+// TestSecretsFromFiles: the NATS password and token come from their _FILE
+// or the systemd credentials; a file others can read is a warning in check.
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	creds := t.TempDir()
+	writeFile(t, creds, "nats_password", "credPass\n", 0o400)
+	writeFile(t, creds, "nats_token", "credToken\r\n", 0o400)
+	writeFile(t, creds, "api_key", testKey, 0o400)
+	c, err := loadConfigFrom(t, validEnv(t).with("STREAMD_API_KEY", "", "STREAMD_NATS_PASSWORD", "", "CREDENTIALS_DIRECTORY", creds))
+	if err != nil || c.natsPassword != "credPass" || c.natsToken != "credToken" || c.apiKey != testKey || len(c.warnings) != 0 {
+		t.Fatalf("from credentials: %v, password %q, token %q, warnings %q", err, c.natsPassword, c.natsToken, c.warnings)
+	}
+
+	pass := writeFile(t, dir, "pass", "filePass\n", 0o644)
+	c, err = loadConfigFrom(t, validEnv(t).with("STREAMD_NATS_PASSWORD", "", "STREAMD_NATS_PASSWORD_FILE", pass))
+	if err != nil || c.natsPassword != "filePass" || len(c.warnings) != 1 || !strings.Contains(c.warnings[0], "STREAMD_NATS_PASSWORD_FILE") {
+		t.Fatalf("from file: %v, password %q, warnings %q", err, c.natsPassword, c.warnings)
+	}
+
+	emu := pulsartest.Start(t, pulsartest.Config{Keys: []string{testKey}})
+	key := writeFile(t, dir, "key", testKey+"\n", 0o640)
+	p := run(t, checkEnv(t, emu, "STREAMD_API_KEY", "", "STREAMD_API_KEY_FILE", key), "check")
+	if p.code != exitOK || !strings.Contains(p.stdout.String(), "warning: STREAMD_API_KEY_FILE "+key+" can be read by group or others (mode 0640)") {
+		t.Fatalf("exit %d, no warning for a 0640 key file:\n%s%s", p.code, p.stdout.String(), p.stderr.String())
+	}
+}
+
+// loadConfigFrom loads the configuration of e in-process: the process
+// environment is e for the test (t.Setenv, so the test cannot be parallel).
+func loadConfigFrom(t *testing.T, e env) (*Config, error) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "STREAMD_") || name == "CREDENTIALS_DIRECTORY" {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
+	for k, v := range e {
+		t.Setenv(k, v)
+	}
+	return loadConfig(os.Getenv, os.Environ(), nil)
+}
+
+func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	return path
+}
