@@ -9,7 +9,8 @@
 #     /etc/streamd/streamd.env, the api_key credential, and the emulator as a
 #     second unit; --network=none (loopback only)
 #   - asserts: READY (active/running), DynamicUser (uid != 0, no caps),
-#     credential present, events in the journal, STATUS= text, the watchdog
+#     credential present, events in the state directory's file and none in
+#     the journal, STATUS= text, the watchdog
 #     armed and fed (no restarts over 3 periods), reload (SIGHUP) keeps it
 #     running, and `systemctl stop` ends with Result=success.
 set -euo pipefail
@@ -141,10 +142,17 @@ if podman exec "$name" cat "/proc/$pid/environ" | tr '\0' '\n' | grep -q eght_ci
 fi
 # The env file has no key, so READY=1 means streamd read the credential.
 
-step "events and STATUS="
+step "events in the state directory, not in the journal, and STATUS="
+# The unit's default sink is a file in the state directory: events carry
+# customer data and must not land in the journal.
+events=/var/lib/streamd/events.jsonl
+file_events() { podman exec "$name" sh -c "cat $events 2>/dev/null | grep -c messageId" || true; }
 journal_events() { podman exec "$name" journalctl -u streamd -o cat --no-pager | grep -c '"messageId":' || true; }
-wait_for 30 "events in the journal" bash -c "[ \$(podman exec $name journalctl -u streamd -o cat --no-pager | grep -c '\"messageId\":') -ge 5 ]"
-echo "events in the journal: $(journal_events)"
+enough_events() { [ "$(file_events)" -ge 5 ]; }
+wait_for 30 "events in $events" enough_events
+echo "events in $events: $(file_events)"
+[ "$(journal_events)" = 0 ] || fail "$(journal_events) events in the journal"
+echo "no events in the journal"
 echo "STATUS: $(show StatusText)"
 if podman exec "$name" journalctl --no-pager -o cat | grep -q eght_ci_credential_key; then
 	fail "the API key appears in the journal"

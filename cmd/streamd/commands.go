@@ -57,9 +57,14 @@ func (m *Main) commands() []command {
 		},
 		{
 			name:    "check",
-			summary: "validate the configuration, do one handshake per topic, probe sinks",
-			help:    "Validate the configuration, do one handshake per topic and probe each sink,\nprinting a report. Exit status 0 only if everything passed.",
-			setup:   func(*flag.FlagSet) action { return m.check },
+			summary: "validate the configuration, probe each topic, sink and path run will use",
+			help: "Validate the configuration; per topic, do one handshake on the reader endpoint at\n" +
+				"earliest and count the messages it holds (at most 1000 in 5s, nothing acked; in\n" +
+				"consumer mode the durable subscription is never attached); probe each sink, the\n" +
+				"file sink and dead-letter paths and the state directory the way run opens them,\n" +
+				"creating nothing. Prints a report; an empty topic is a warning (a wrong region\n" +
+				"delivers nothing). Exit status 0 only if everything passed.",
+			setup: func(*flag.FlagSet) action { return m.check },
 		},
 		{
 			name:    "replay",
@@ -227,6 +232,9 @@ func printVars(w io.Writer, vars [][3]string) {
 func (m *Main) runDaemon(ctx context.Context, signals <-chan os.Signal, override func(*Config)) error {
 	c, err := loadConfig(m.Getenv, m.environ(), override)
 	if err != nil {
+		return err
+	}
+	if err := refuseJournalStdout(c, m.Stdout, m.Getenv); err != nil {
 		return err
 	}
 	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel)

@@ -18,6 +18,8 @@ type status struct {
 	acked   int64     // events acked by all topics at the last observation
 	eventAt time.Time // when acked last grew; zero before the first event
 	sentAt  time.Time // when the line was last sent; zero before
+	startAt time.Time // when the first line was sent: the daemon's start
+	warned  bool      // the no-events warning was logged
 }
 
 // observe notes at now that acked events have been acked since start.
@@ -43,6 +45,23 @@ func (d *daemon) observeStatus(now time.Time) {
 	if d.status.due(now) {
 		d.sendStatus(now)
 	}
+	d.warnIfQuiet(now)
+}
+
+// warnIfQuiet logs one warning when a fresh daemon has received no event
+// NO_EVENTS_WARNING after its start. 8x8 documents a wrong region as a
+// handshake that succeeds and a stream that stays empty, so silence alone
+// proves nothing about the configuration.
+func (d *daemon) warnIfQuiet(now time.Time) {
+	s, limit := &d.status, d.cfg.NoEventsWarning
+	if limit <= 0 || s.warned || s.acked > 0 || s.startAt.IsZero() || now.Sub(s.startAt) < limit {
+		return
+	}
+	s.warned = true
+	d.log.Warn("no events received since start; if the topics should be busy, check STREAMD_REGION: "+
+		"8x8 documents that a wrong region authenticates fine and then delivers nothing "+
+		"(`streamd check` counts what each topic holds)",
+		"for", limit.String(), "region", d.cfg.Region, "endpoint", d.cfg.endpoint)
 }
 
 // sendStatus sends the status line and notes when.
@@ -55,6 +74,9 @@ func (d *daemon) sendStatus(now time.Time) {
 	}
 	_ = d.notify.Status(d.status.line(now, up, len(d.topics), d.health))
 	d.status.sentAt = now
+	if d.status.startAt.IsZero() {
+		d.status.startAt = now
+	}
 }
 
 // line is the status at now with up of n topics connected, e.g.

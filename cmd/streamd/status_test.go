@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,4 +130,43 @@ func (ns *notifySocket) count(match func(string) bool) int {
 		}
 	}
 	return n
+}
+
+// TestNoEventsWarning: a daemon that has received nothing for
+// STREAMD_NO_EVENTS_WARNING logs one warning naming the region; 0 and a
+// busy stream give none.
+func TestNoEventsWarning(t *testing.T) {
+	t.Parallel()
+	const warning = "no events received since start"
+	quiet := pulsartest.Start(t, pulsartest.Config{Keys: []string{testKey}})
+	p := start(t, checkEnv(t, quiet, "STREAMD_TOPICS", "all", "STREAMD_NO_EVENTS_WARNING", "1s"), "run")
+	p.waitLog(15*time.Second, warning)
+	p.waitLog(15*time.Second, `"level":"INFO","msg":"ready`)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(15 * time.Second); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if n := strings.Count(p.stderr.String(), warning); n != 1 {
+		t.Errorf("%d warnings, want 1", n)
+	}
+
+	off := start(t, checkEnv(t, quiet, "STREAMD_TOPICS", "all", "STREAMD_NO_EVENTS_WARNING", "0"), "run")
+	busyEmu := pulsartest.Start(t, pulsartest.Config{Keys: []string{testKey}})
+	ev, _ := pulsartest.NewGenerator("acme", 1).Next()
+	busyEmu.Publish("acme/event-v1/all", ev)
+	busy := start(t, checkEnv(t, busyEmu, "STREAMD_TOPICS", "all", "STREAMD_START", "earliest", "STREAMD_NO_EVENTS_WARNING", "1s"), "run")
+	busy.waitLog(15*time.Second, `"msg":"ready`)
+	waitFor(t, 15*time.Second, "the event on stdout", func() bool { return strings.Contains(busy.stdout.String(), "messageId") })
+	off.waitLog(15*time.Second, `"msg":"ready`)
+	// Absence can only be shown over time: both run for three times the
+	// limit, ticks of one second included.
+	began := time.Now()
+	waitFor(t, 15*time.Second, "3s of running", func() bool { return time.Since(began) > 3*time.Second })
+	for _, q := range []*proc{off, busy} {
+		q.signal(syscall.SIGTERM)
+		q.wait(15 * time.Second)
+		if strings.Contains(q.stderr.String(), warning) {
+			t.Errorf("unexpected warning:\n%s", q.stderr.String())
+		}
+	}
 }
