@@ -24,6 +24,7 @@ func (s *session) read() {
 			}
 			return
 		}
+		t.progressed()
 		if s.stop.Err() != nil {
 			continue
 		}

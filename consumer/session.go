@@ -32,8 +32,8 @@ type ackBatch struct {
 
 // session is one connection: a reading goroutine decodes frames (read.go), a
 // delivering goroutine hands them to the sinks and releases acks strictly
-// after acceptance (deliver.go), and a single writing goroutine owns every
-// write to the socket: acks, pings, the close frame (write.go).
+// after acceptance (deliver.go), a writing goroutine sends the acks and the
+// close frame, and a pinging goroutine checks the peer is alive (write.go).
 type session struct {
 	t       *Topic
 	conn    *websocket.Conn
@@ -42,6 +42,7 @@ type session struct {
 	connCtx context.Context // the connection's life; cancelled on failure
 	queue   chan item
 	acks    chan ackBatch
+	closing chan struct{} // closed by write before the normal close: pings stop
 	errMu   sync.Mutex
 	err     error
 	unack   atomic.Int64
@@ -58,6 +59,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 
 	connected()
 	t.connected.Store(true)
+	t.progressed()
 	t.opts.Metrics.Connected(t.name, true)
 	t.opts.Health.Set(t.part(), true, "connected")
 	t.log.Info("connected", "mode", t.cfg.Mode, "start", t.start())
@@ -75,6 +77,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 		cancel:  cancel,
 		queue:   make(chan item, t.cfg.ReceiverQueueSize+64),
 		acks:    make(chan ackBatch, 4),
+		closing: make(chan struct{}),
 	}
 	err = s.run()
 	conn.CloseNow()
@@ -98,6 +101,9 @@ func (s *session) run() error {
 	readDone := make(chan struct{})
 	go func() { defer close(readDone); s.read() }()
 
+	pingDone := make(chan struct{})
+	go func() { defer close(pingDone); s.ping(s.closing) }()
+
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); s.deliver() }()
@@ -106,6 +112,7 @@ func (s *session) run() error {
 
 	s.cancel()
 	<-readDone
+	<-pingDone
 	if err := s.result(); err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ type Topic struct {
 	ckpt      checkpointHealth       // reader: failing saves, for health and logs
 	acked     atomic.Int64
 	connected atomic.Bool
+	progress  atomic.Int64 // unix nanoseconds of the last sign of life, see Progress
 }
 
 // NewTopic prepares a topic stream; Run starts it.
@@ -90,6 +91,23 @@ func (t *Topic) Name() string { return t.name }
 
 // Acked returns how many messages this topic has acked since start.
 func (t *Topic) Acked() int64 { return t.acked.Load() }
+
+// Progress returns when the topic last moved: a session connected, a frame
+// arrived, an ack was written or the proxy answered a ping (zero before the
+// first connection). A connected topic whose proxy is alive moves at least
+// every PingInterval; one that has not moved for longer than PingInterval +
+// PingTimeout is making no progress (its session is being replaced, or it
+// waits for sinks that do not accept), which a liveness check or watchdog
+// may report.
+func (t *Topic) Progress() time.Time {
+	if n := t.progress.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// progressed records a sign of life now.
+func (t *Topic) progressed() { t.progress.Store(time.Now().UnixNano()) }
 
 // Connected reports whether a session is currently up.
 func (t *Topic) Connected() bool { return t.connected.Load() }

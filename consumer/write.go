@@ -10,31 +10,24 @@ import (
 	"github.com/coder/websocket"
 )
 
-// write owns the socket's write side: acks in order, pings for dead-peer
-// detection, and the normal close after a graceful stop. After a failure it
-// keeps draining acks so the delivering goroutine never blocks.
+// write sends acks in order and, after a graceful stop, the normal close.
+// Every ack write carries a deadline (PingInterval + PingTimeout), so a peer
+// that stops reading cannot block it for good; pings run in their own
+// goroutine (ping) so that a blocked ack cannot hold them back either.
+// After a failure write keeps draining acks so the delivering goroutine
+// never blocks.
 func (s *session) write() {
-	ping := time.NewTicker(s.t.cfg.PingInterval)
-	defer ping.Stop()
 	var buf []byte
 	alive := true
-	for {
-		select {
-		case b, ok := <-s.acks:
-			if !ok {
-				if alive && s.connCtx.Err() == nil {
-					// Delivery finished (graceful stop or connection end):
-					// say goodbye properly.
-					_ = s.conn.Close(websocket.StatusNormalClosure, "")
-				}
-				return
-			}
-			buf, alive = s.writeAcks(buf, b, alive)
-		case <-ping.C:
-			if alive {
-				alive = s.ping()
-			}
-		}
+	for b := range s.acks {
+		buf, alive = s.writeAcks(buf, b, alive)
+	}
+
+	close(s.closing) // no more pings: the close handshake follows
+	if alive && s.connCtx.Err() == nil {
+		// Delivery finished (graceful stop or connection end): say
+		// goodbye properly.
+		_ = s.conn.Close(websocket.StatusNormalClosure, "")
 	}
 }
 
@@ -48,7 +41,10 @@ func (s *session) writeAcks(buf []byte, b ackBatch, alive bool) ([]byte, bool) {
 			break
 		}
 		buf = appendAck(buf[:0], id)
-		if err := s.conn.Write(s.connCtx, websocket.MessageText, buf); err != nil {
+		ctx, cancel := context.WithTimeout(s.connCtx, t.cfg.PingInterval+t.cfg.PingTimeout)
+		err := s.conn.Write(ctx, websocket.MessageText, buf)
+		cancel()
+		if err != nil {
 			alive = false
 			s.fail(t.red.wrap(fmt.Errorf("write ack: %w", err)))
 		}
@@ -61,21 +57,47 @@ func (s *session) writeAcks(buf []byte, b ackBatch, alive bool) ([]byte, bool) {
 		// acks sent: a frame without an ackable id is not one.
 		t.opts.Metrics.Acked(t.name, len(b.ids), b.published)
 		t.acked.Add(int64(len(b.ids)))
+		if len(b.ids) > 0 {
+			t.progressed()
+		}
 	}
 	return buf, alive
 }
 
-// ping checks that the peer answers within PingTimeout; it fails the session
-// with errPingTimeout and returns false when it does not.
-func (s *session) ping() bool {
-	ctx, cancel := context.WithTimeout(s.connCtx, s.t.cfg.PingTimeout)
-	err := s.conn.Ping(ctx)
-	cancel()
-	if err != nil && s.connCtx.Err() == nil {
-		s.fail(fmt.Errorf("ping after %s: %w", s.t.cfg.PingTimeout, errPingTimeout))
-		return false
+// ping checks every PingInterval that the peer answers within PingTimeout,
+// until the connection ends or write starts the normal close. A ping that
+// gets no answer in time, whatever holds it back (a peer that stopped
+// reading leaves an ack write blocked, and the ping waits behind it), fails
+// the session with errPingTimeout: a dead peer is noticed within
+// PingInterval + PingTimeout.
+func (s *session) ping(closing <-chan struct{}) {
+	tick := time.NewTicker(s.t.cfg.PingInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.connCtx.Done():
+			return
+		case <-closing:
+			return
+		case <-tick.C:
+		}
+
+		ctx, cancel := context.WithTimeout(s.connCtx, s.t.cfg.PingTimeout)
+		err := s.conn.Ping(ctx)
+		cancel()
+		select {
+		case <-closing:
+			return // the close handshake, not the peer, ended the ping
+		default:
+		}
+		if err != nil && s.connCtx.Err() == nil {
+			s.fail(fmt.Errorf("ping after %s: %w", s.t.cfg.PingTimeout, errPingTimeout))
+			return
+		}
+		if err == nil {
+			s.t.progressed()
+		}
 	}
-	return true
 }
 
 // appendAck renders {"messageId":"<id>"} with the id byte-for-byte.
