@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/sink"
@@ -129,4 +130,63 @@ func TestJetStreamLameDuckRestart(t *testing.T) {
 	}
 	w.halt()
 	checkStream(t, ts.URL(), "EVENTS", w.evs[:w.next.Load()])
+}
+
+// TestJetStreamStreamLeaderLoss stops the node leading an R3 stream while
+// the sink publishes through another node: the PubAcks in flight never
+// come. Delivery must resume within seconds of the new leader's election.
+func TestJetStreamStreamLeaderLoss(t *testing.T) {
+	t.Parallel()
+	c := natstest.RunCluster(t, 3)
+	ctx := testCtx(t, 30*time.Second)
+	cfg := jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"8x8.>"}, Replicas: 3, Duplicates: time.Minute}
+	if _, err := jsClient(t, c.URL()).CreateStream(ctx, cfg); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	leader := streamLeader(t, c.URL(), "")
+	var via *natstest.Server // a node that survives
+	for _, n := range c.Nodes {
+		if n.Name() != leader {
+			via = n
+			break
+		}
+	}
+	s := openSink(t, nats.Config{URL: via.URL(), JetStream: true, Stream: "EVENTS", ReconnectWait: 50 * time.Millisecond})
+	w := startWriter(t, s, "persistent://acme/default/events")
+	waitFor(t, 10*time.Second, "first writes", func() bool { return w.next.Load() >= 10 })
+
+	c.Node(leader).Stop()
+	stopped := time.Now()
+	newLeader := streamLeader(t, via.URL(), leader)
+	elected := time.Since(stopped)
+	resumed := w.okAfter(t, stopped, 10*time.Second)
+	t.Logf("leader %s stopped; %s elected after %v; delivering again after %v",
+		leader, newLeader, elected.Round(time.Millisecond), resumed.Round(time.Millisecond))
+	if resumed > elected+5*time.Second {
+		t.Errorf("delivery resumed %v after the new leader was elected, want < 5s", resumed-elected)
+	}
+	w.halt()
+}
+
+// streamLeader polls until the EVENTS stream has a leader other than not,
+// and returns its name.
+func streamLeader(t *testing.T, url, not string) string {
+	t.Helper()
+	js := jsClient(t, url)
+	var leader string
+	waitFor(t, 20*time.Second, "a stream leader", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		str, err := js.Stream(ctx, "EVENTS")
+		if err != nil {
+			return false
+		}
+		info, err := str.Info(ctx)
+		if err != nil || info.Cluster == nil {
+			return false
+		}
+		leader = info.Cluster.Leader
+		return leader != "" && leader != not
+	})
+	return leader
 }
