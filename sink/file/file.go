@@ -19,20 +19,23 @@
 // retried after it was partly or wholly written, readers must tolerate
 // duplicate lines (at-least-once delivery).
 //
-// Before each batch the sink checks (one stat(2)) that Path still names the
-// open file. If the file or its directory was removed, or the file renamed
-// or replaced without a SIGHUP, it closes the old file and creates Path
-// again before the batch is accepted; if that fails (the directory is gone:
-// it is not recreated, as Open does not create it) Write returns an error
-// naming Path, so nothing is acked and the fan-out shows the sink not ready.
-// Events are therefore never accepted into an unlinked file.
+// Before each batch the sink checks (one fstat(2)) that the open file still
+// has a name. If the file or its directory was removed, or the file replaced
+// by another one, it closes the old file and creates Path again before the
+// batch is accepted; if that fails (the directory is gone: it is not
+// recreated, as Open does not create it) Write returns an error naming Path,
+// so nothing is acked and the fan-out shows the sink not ready. Events are
+// therefore never accepted into an unlinked file. A file renamed away is
+// noticed by a stat(2) of Path at most a second later; until then batches
+// go to the renamed file, where they are not lost.
 //
 // # Log rotation
 //
 // Prefer logrotate's "create" mode with a SIGHUP to streamd in postrotate
 // (the daemon calls Reopen): the file is renamed, streamd fsyncs and closes
 // it and creates a fresh one, and no line is lost or split. Without the
-// SIGHUP the next batch notices the rename and creates the file anyway.
+// SIGHUP the sink notices the rename within a second and creates the file
+// anyway; the lines of that second are at the end of the rotated file.
 //
 // "copytruncate" also works but is weaker, as with every program: lines
 // written between logrotate's copy and its truncate are lost from both
@@ -103,14 +106,17 @@ type Sink struct {
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex
-	f      *os.File    // nil until (re)opened after an error
-	id     os.FileInfo // f's identity (device and inode) when it was opened
-	size   int64
-	buf    []byte
-	torn   bool // the file may end mid-line; start the next batch with '\n'
-	dirty  bool // written since the last fsync
-	closed bool
+	mu sync.Mutex
+	f  *os.File    // nil until (re)opened after an error
+	fd int         // f's descriptor, for fstat(2) without allocating
+	id os.FileInfo // f's identity (device and inode) when it was opened
+	// pathChecked is when ensureOpen last checked Path by name.
+	pathChecked time.Time
+	size        int64
+	buf         []byte
+	torn        bool // the file may end mid-line; start the next batch with '\n'
+	dirty       bool // written since the last fsync
+	closed      bool
 
 	// Seams for tests that need to inject write failures.
 	write    func(f *os.File, b []byte) (int, error)
@@ -184,7 +190,8 @@ func (s *Sink) open() error {
 		f.Close()
 		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	}
-	s.f, s.id, s.size = f, fi, fi.Size()
+	s.f, s.fd, s.id, s.size = f, int(f.Fd()), fi, fi.Size()
+	s.pathChecked = time.Now()
 	s.torn = s.size > 0 && !endsWithNewline(s.cfg.Path, s.size)
 	return nil
 }

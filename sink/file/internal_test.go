@@ -145,6 +145,42 @@ func TestCopytruncateThenPartialWrite(t *testing.T) {
 	}
 }
 
+// TestRenameWithoutSighup renames the file away, as logrotate's create mode
+// does when its postrotate SIGHUP is missing: batches keep going to the
+// renamed file (nothing is lost: it still has a name) until the next check
+// by path, and from then on to a new file at Path.
+func TestRenameWithoutSighup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.log")
+	s, err := Open(Config{Path: path, Format: sink.FormatEvent, Fsync: FsyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	if err := s.Write(ctx, testBatch(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, testBatch(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.pathChecked = time.Time{} // the path check is due
+	s.mu.Unlock()
+	if err := s.Write(ctx, testBatch(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := strings.Join(readLines(t, path+".1"), ","); got != `{"eventType":"X","id":0},{"eventType":"X","id":1}` {
+		t.Errorf("renamed file = %s, want ids 0 and 1", got)
+	}
+	if got := strings.Join(readLines(t, path), ","); got != `{"eventType":"X","id":2}` {
+		t.Errorf("new file = %s, want id 2", got)
+	}
+}
+
 func TestPartialWriteFallbackNewline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.log")
 	s, err := Open(Config{Path: path, Format: sink.FormatEvent, Fsync: FsyncNever})
