@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
@@ -126,15 +125,7 @@ func statelessKillRun(t *testing.T, natsURL string, midRun func(), kv ...string)
 		queue = 100
 	)
 	emu := pulsartest.Start(t, pulsartest.Config{})
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, natsURL)
 	kv = append([]string{"STREAMD_CHECKPOINT_EVERY", fmt.Sprint(every), "STREAMD_CHECKPOINT_INTERVAL", "200ms",
 		"STREAMD_RECEIVER_QUEUE_SIZE", fmt.Sprint(queue)}, kv...)
 
@@ -204,15 +195,7 @@ func TestStatelessReaderResumesFromBucket(t *testing.T) {
 func TestClusterNodeLossAndKill(t *testing.T) {
 	t.Parallel()
 	c := natstest.RunCluster(t, 3)
-	nc, err := nats.Connect(c.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, c.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"8x8.>"},
@@ -259,15 +242,7 @@ func TestCheckCheckpointBucket(t *testing.T) {
 		t.Fatalf("exit %d, want 0 and %q:\n%s", p.code, want, p.stdout.String())
 	}
 
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, srv.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := js.KeyValue(ctx, "ckpt"); err == nil {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamd/streamd/internal/checkpoint"
@@ -38,19 +37,7 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // jsConn opens its own connection to url, as a separate process would.
-func jsConn(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
+func jsConn(t *testing.T, url string) jetstream.JetStream { return natstest.JetStream(t, url) }
 
 func openKV(t *testing.T, js jetstream.JetStream, instance string) *checkpoint.KV {
 	t.Helper()

@@ -47,15 +47,7 @@ func TestStopAndStartKeepTheURL(t *testing.T) {
 // and serving messages with any one node down, and the node rejoins.
 func TestClusterSurvivesANode(t *testing.T) {
 	c := RunCluster(t, 3)
-	nc, err := nats.Connect(c.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := JetStream(t, c.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3}); err != nil {
@@ -79,7 +71,7 @@ func TestClusterSurvivesANode(t *testing.T) {
 		}
 	}
 	publish(1, 10)
-	victim := c.Node(nc.ConnectedServerName())
+	victim := c.Node(js.Conn().ConnectedServerName())
 	victim.Stop()
 	publish(2, 10)
 	if err := victim.Start(); err != nil {
