@@ -55,7 +55,7 @@ func (t *Topic) loadPosition() error {
 		return fmt.Errorf("load checkpoint of %s: %w", t.name, err)
 	}
 	if err != nil {
-		return fmt.Errorf("load checkpoint of %s: %w: %w (move the file away to start from STREAMD_START)", t.name, ErrCheckpoint, err)
+		return fmt.Errorf("load checkpoint of %s: %w: %w (move that file or bucket key away to start from STREAMD_START)", t.name, ErrCheckpoint, err)
 	}
 	t.tracker = checkpoint.NewTracker(t.opts.Checkpoints, key, t.opts.CheckpointEvery, t.opts.CheckpointInterval,
 		func(at time.Time) { t.opts.Metrics.Checkpointed(t.name, at) })

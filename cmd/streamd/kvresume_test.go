@@ -262,3 +262,33 @@ func TestCheckCheckpointBucket(t *testing.T) {
 		t.Fatalf("exit %d, want non-zero and %q:\n%s", p.code, want, p.stdout.String())
 	}
 }
+
+// TestCorruptBucketCheckpointExits78: a value in the bucket that is not a
+// checkpoint stops the reader with exit 78 naming the bucket and key, never
+// silently replaced by STREAMD_START.
+func TestCorruptBucketCheckpointExits78(t *testing.T) {
+	t.Parallel()
+	emu := pulsartest.Start(t, pulsartest.Config{Keys: []string{testKey}})
+	srv := natstest.Run(t, nil)
+	js := natstest.JetStream(t, srv.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "streamd-checkpoints"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, streamTopic, []byte("not a checkpoint")); err != nil {
+		t.Fatal(err)
+	}
+
+	p := run(t, statelessEnv(t, emu, srv.URL(), "STREAMD_SINKS", "stdout"), "run")
+	if p.code != exitConfig {
+		t.Fatalf("exit %d, want %d:\n%s", p.code, exitConfig, p.stderr.String())
+	}
+	if msg := p.stderr.String(); !strings.Contains(msg, `bucket \"streamd-checkpoints\" key \"acme/event-v1/all\"`) {
+		t.Errorf("the error does not name the bucket and key:\n%s", tail(msg, 2000))
+	}
+	if n := emu.Stats().Handshakes[101]; n != 0 {
+		t.Errorf("%d handshakes with a corrupt checkpoint, want 0", n)
+	}
+}
