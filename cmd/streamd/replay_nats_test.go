@@ -53,16 +53,7 @@ func jetStreamIDs(t *testing.T, url, stream string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, err := natsgo.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	str, err := js.Stream(ctx, stream)
+	str, err := connectJetStream(t, url).Stream(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,4 +70,20 @@ func jetStreamIDs(t *testing.T, url, stream string) []string {
 		ids = append(ids, m.Header.Get(natssink.HeaderMsgID))
 	}
 	return ids
+}
+
+// connectJetStream connects to the NATS server at url for the test and
+// returns its JetStream context; the connection closes at cleanup.
+func connectJetStream(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
