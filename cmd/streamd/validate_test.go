@@ -194,3 +194,28 @@ func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string
 	}
 	return path
 }
+
+// TestRegionResolutionIsLogged: the daemon logs which host a cluster
+// resolved to, and the warnings validation found.
+func TestRegionResolutionIsLogged(t *testing.T) {
+	key := writeFile(t, t.TempDir(), "key", testKey, 0o644)
+	c, err := loadConfigFrom(t, validEnv(t).with("STREAMD_ENDPOINT", "", "STREAMD_REGION", "vcc-na7.8x8.com",
+		"STREAMD_API_KEY", "", "STREAMD_API_KEY_FILE", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.endpoint != "wss://pulsar-ws-usw2.8x8.com" {
+		t.Errorf("endpoint %q", c.endpoint)
+	}
+	var buf strings.Builder
+	c.logDerived(newLogger(&buf, "json", "info"))
+	for _, want := range []string{
+		`"msg":"region resolved from the Contact Center cluster"`, `"endpoint":"wss://pulsar-ws-usw2.8x8.com"`,
+		"cluster NA7 is served by 8x8 region US2 (pulsar-ws-usw2.8x8.com)",
+		`"level":"WARN","msg":"STREAMD_API_KEY_FILE ` + key + ` can be read by group or others (mode 0644): chmod 600 it"`,
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
+		}
+	}
+}
