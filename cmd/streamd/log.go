@@ -4,9 +4,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lmittmann/tint"
+
+	"github.com/streamd/streamd/consumer"
 )
 
 // newLogger builds the logger: tint on a terminal (or LOG_FORMAT=text),
@@ -16,15 +19,34 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(level))
 	if format == "text" || format == "auto" && isTerminal(w) {
 		return slog.New(tint.NewHandler(w, &tint.Options{
-			Level:      lvl,
-			TimeFormat: time.TimeOnly,
-			NoColor:    format == "text" && !isTerminal(w),
+			Level:       lvl,
+			TimeFormat:  time.TimeOnly,
+			NoColor:     format == "text" && !isTerminal(w),
+			ReplaceAttr: redactAttr,
 		}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level:       lvl,
-		ReplaceAttr: durationString,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr { return durationString(groups, redactAttr(groups, a)) },
 	}))
+}
+
+// redactAttr removes URL userinfo (consumer.Redact) from every string and
+// error value, the message included, so no user:password@ of a URL reaches
+// a log line whatever logged it. Secrets without a URL around them are each
+// component's own business (consumer.Redact with the secret).
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); strings.Contains(s, "@") {
+			return slog.String(a.Key, consumer.Redact(s))
+		}
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok && strings.Contains(err.Error(), "@") {
+			return slog.String(a.Key, consumer.Redact(err.Error()))
+		}
+	}
+	return a
 }
 
 // durationString writes durations as Go duration strings ("1.5s") rather

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -101,4 +102,19 @@ func logKeys(n ast.Node) []string {
 		}
 	}
 	return keys
+}
+
+// TestLogsRedactURLUserinfo: a URL with user:password@ in a message, a
+// string or an error is logged without it, in JSON and text.
+func TestLogsRedactURLUserinfo(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var buf bytes.Buffer
+		log := newLogger(&buf, format, "info")
+		log.Info("connect nats://u:logS3cret@h1 failed", "url", "tls://u:logS3cret@h2:4222",
+			"error", fmt.Errorf("dial nats://u:logS3cret@h3: refused"))
+		out := buf.String()
+		if strings.Contains(out, "logS3cret") || strings.Count(out, "REDACTED@h") != 3 {
+			t.Errorf("%s: %s", format, out)
+		}
+	}
 }

@@ -53,7 +53,9 @@ func (m *Main) exitStatus(err error) int {
 	}
 	var re *reportedError
 	if !errors.As(err, &re) {
-		fmt.Fprintln(m.Stderr, "streamd:", err)
+		// The whole text, redacted once more: no URL userinfo leaves
+		// whatever produced the error.
+		fmt.Fprintln(m.Stderr, "streamd:", consumer.Redact(err.Error()))
 	}
 	var ue *usageError
 	if errors.As(err, &ue) && ue.usage != nil {
