@@ -13,8 +13,9 @@ import (
 )
 
 // ErrUnavailable is wrapped by KV errors that say nothing about the stored
-// position: no server answered, or it refused the request. Retry later.
-var ErrUnavailable = errors.New("checkpoint store unavailable")
+// position: no server answered (within KVConfig.Timeout), or it refused the
+// request. Retry later.
+var ErrUnavailable = errors.New("checkpoint: store unavailable")
 
 // Defaults applied by OpenKV to zero KVConfig fields.
 const (

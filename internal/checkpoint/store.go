@@ -1,8 +1,11 @@
 // Package checkpoint persists, per topic, the message ID up to which a
-// reader has delivered every event, so that a restart resumes there. Writes
-// are crash-safe (temp file, fsync, rename, fsync of the directory) and every
-// file carries a checksum, so a torn or edited file is reported as corrupt
-// instead of being read as a wrong position.
+// reader has delivered every event, so that a restart resumes there. Two
+// Backends: Store keeps one file per key in a local directory, crash-safe
+// (temp file, fsync, rename, fsync of the directory) with a checksum in
+// every file, so a torn or edited file is reported as corrupt instead of
+// being read as a wrong position; KV keeps them in a NATS JetStream
+// key-value bucket, written by compare-and-set so that processes sharing a
+// key never move it backwards. Tracker decides when to write.
 package checkpoint
 
 import (
