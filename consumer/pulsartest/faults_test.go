@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 func TestStall(t *testing.T) {
@@ -56,13 +57,13 @@ func TestStallClientGivesUp(t *testing.T) {
 	t.Parallel()
 	s := pulsartest.Start(t, pulsartest.Config{})
 	cl := dial(t, s, consumerP, nil)
-	if err := s.WaitSessions(ctxT(t), 1); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 1); err != nil {
 		t.Fatal(err)
 	}
 	resume := s.Stall()
 	defer resume()
 	_ = cl.c.CloseNow() // the client's ping timed out: it drops the socket
-	if err := s.WaitSessions(ctxT(t), 0); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 0); err != nil {
 		t.Fatal(err)
 	}
 	dial(t, s, consumerP, nil).endOfTopic() // subscription released
@@ -72,7 +73,7 @@ func TestDropConnectionsReader(t *testing.T) {
 	t.Parallel()
 	s := pulsartest.Start(t, pulsartest.Config{})
 	a, b := dial(t, s, readerP, nil), dial(t, s, consumerP, nil)
-	if err := s.WaitSessions(ctxT(t), 2); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 2); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.DropConnections(); n != 2 {
@@ -92,7 +93,7 @@ func TestInjectFrame(t *testing.T) {
 	t.Parallel()
 	s := pulsartest.Start(t, pulsartest.Config{})
 	cl := dial(t, s, readerP, url.Values{"receiverQueueSize": {"1"}})
-	if err := s.WaitSessions(ctxT(t), 1); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 1); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.InjectFrame("persistent://acme/event-v1/all", []byte(`{"messageId":"x","payload":"%%%"`)); n != 1 {
@@ -175,7 +176,7 @@ func TestIgnoredFrames(t *testing.T) {
 	t.Parallel()
 	s := pulsartest.Start(t, pulsartest.Config{})
 	cl := dial(t, s, consumerP, url.Values{"receiverQueueSize": {"1"}})
-	if err := cl.c.Write(ctxT(t), websocket.MessageBinary, []byte("bin")); err != nil {
+	if err := cl.c.Write(testutil.Context(t, wait), websocket.MessageBinary, []byte("bin")); err != nil {
 		t.Fatal(err)
 	}
 	cl.send(map[string]any{"type": "permit", "permitMessages": 5, "extra": []int{1}}) // push mode: ignored
@@ -204,7 +205,7 @@ func TestDeadLetter(t *testing.T) {
 	s.SetNackDelay(0)
 	dlq := dial(t, s, "/ws/v2/reader/persistent/acme/event-v1/all-streamd-DLQ", nil)
 	cl := dial(t, s, consumerP, url.Values{"maxRedeliverCount": {"1"}})
-	if err := s.WaitSessions(ctxT(t), 2); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 2); err != nil {
 		t.Fatal(err)
 	}
 	id := s.Publish(allTopic, []byte(`{"poison":true}`))

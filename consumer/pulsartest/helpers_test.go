@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -57,12 +58,6 @@ type client struct {
 	err    error // read error, valid after done
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // dialRaw dials path?query with the given headers and returns the raw
 // result.
 func dialRaw(t *testing.T, s *pulsartest.Server, path, rawQuery string, h http.Header) (*websocket.Conn, *http.Response, error) {
@@ -74,7 +69,7 @@ func dialRaw(t *testing.T, s *pulsartest.Server, path, rawQuery string, h http.H
 	if h == nil {
 		h = http.Header{"X-Api-Key": {key}}
 	}
-	c, resp, err := websocket.Dial(ctxT(t), u, &websocket.DialOptions{HTTPHeader: h})
+	c, resp, err := websocket.Dial(testutil.Context(t, wait), u, &websocket.DialOptions{HTTPHeader: h})
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -156,7 +151,7 @@ func (cl *client) send(v any) {
 
 func (cl *client) sendRaw(b []byte) {
 	cl.t.Helper()
-	if err := cl.c.Write(ctxT(cl.t), websocket.MessageText, b); err != nil {
+	if err := cl.c.Write(testutil.Context(cl.t, wait), websocket.MessageText, b); err != nil {
 		cl.t.Fatalf("write: %v", err)
 	}
 }
@@ -199,15 +194,3 @@ func publishN(s *pulsartest.Server, topic string, n int) []string {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
