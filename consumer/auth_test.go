@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink/sinktest"
 )
@@ -41,13 +42,13 @@ func TestRejectedCredentialBacksOffAndRecovers(t *testing.T) {
 			rec := &sinktest.Recorder{}
 			opts, _ := newOptions(t, rec)
 			opts.Policy = reconnect.Policy{Min: 10 * time.Millisecond, Max: 60 * time.Millisecond, HealthyAfter: time.Second}
-			var logs logBuffer
-			opts.Logger = newLogger(&logs)
+			var logs testutil.SyncBuffer
+			opts.Logger = newLogger(t, &logs)
 			start := time.Now()
 			run(t, newConfig(srv, consumer.ModeReader, "all"), opts)
 
 			const attempts = 6
-			waitFor(t, "repeated rejections", func() bool { return srv.Stats().Handshakes[c.status] >= attempts })
+			testutil.WaitFor(t, wait, "repeated rejections", func() bool { return srv.Stats().Handshakes[c.status] >= attempts })
 			elapsed := time.Since(start)
 			n := srv.Stats().Handshakes[c.status]
 			// A credential end waits at least Max/2 before the next attempt.
@@ -59,7 +60,7 @@ func TestRejectedCredentialBacksOffAndRecovers(t *testing.T) {
 				t.Fatal("delivered while rejected")
 			}
 			var errLines int
-			for _, l := range logs.lines(t) {
+			for _, l := range jsonLines(t, &logs) {
 				if l["level"] != "ERROR" {
 					continue
 				}
@@ -79,7 +80,7 @@ func TestRejectedCredentialBacksOffAndRecovers(t *testing.T) {
 			}
 
 			c.fix(srv)
-			if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+			if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 				t.Fatalf("did not recover: %v", err)
 			}
 			sameIDs(t, "recorder", rec.IDs(), ids)
@@ -114,7 +115,7 @@ func TestAuthModes(t *testing.T) {
 			cfg := newConfig(srv, consumer.ModeConsumer, "all")
 			cfg.Auth, cfg.Credential = c.mode, c.cred
 			run(t, cfg, opts)
-			if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+			if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 				t.Fatalf("not delivered: %v", err)
 			}
 			req := srv.LastRequest()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -93,8 +94,8 @@ func TestChaosReader(t *testing.T) {
 	opts, _ := newOptions(t, rec)
 	opts.Checkpoints = openStore(t, t.TempDir())
 	opts.CheckpointEvery = 500
-	var logs logBuffer
-	opts.Logger = newLogger(&logs)
+	var logs testutil.SyncBuffer
+	opts.Logger = newLogger(t, &logs)
 	cfg := newConfig(srv, consumer.ModeReader, "all")
 	cfg.PingInterval = 50 * time.Millisecond
 	cfg.PingTimeout = 250 * time.Millisecond
@@ -160,7 +161,7 @@ func TestChaosConsumer(t *testing.T) {
 	const total = 6000
 	start := time.Now()
 	res := chaos(t, srv, rec, total, false, 12)
-	waitFor(t, "backlog drained", func() bool { return srv.Backlog(allTopic, sub) == 0 })
+	testutil.WaitFor(t, wait, "backlog drained", func() bool { return srv.Backlog(allTopic, sub) == 0 })
 	elapsed := time.Since(start)
 	got, dups := dedup(rec.IDs())
 	want := map[string]bool{}
@@ -208,7 +209,7 @@ func TestConsumerSurvivesBusySubscription(t *testing.T) {
 		rec := &sinktest.Recorder{}
 		opts, _ := newOptions(t, rec)
 		run(t, newConfig(srv, consumer.ModeConsumer, "all"), opts)
-		if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+		if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 			t.Fatal(err)
 		}
 		sameIDs(t, "recorder", rec.IDs(), ids)
@@ -221,24 +222,24 @@ func TestConsumerSurvivesBusySubscription(t *testing.T) {
 		ids := publish(srv, pulsartest.NewGenerator(tenant, 14), allTopic, 50)
 		cfg := newConfig(srv, consumer.ModeConsumer, "all")
 		cfg.SubscriptionType = "Exclusive"
-		holder, err := consumer.Dial(ctxT(t), cfg, "earliest")
+		holder, err := consumer.Dial(testutil.Context(t, wait), cfg, "earliest")
 		if err != nil {
 			t.Fatalf("holder dial: %v", err)
 		}
 		defer holder.CloseNow()
-		waitFor(t, "messages in flight to the holder", func() bool { return srv.Stats().Delivered >= len(ids) })
+		testutil.WaitFor(t, wait, "messages in flight to the holder", func() bool { return srv.Stats().Delivered >= len(ids) })
 
 		rec := &sinktest.Recorder{}
 		opts, _ := newOptions(t, rec)
-		var logs logBuffer
-		opts.Logger = newLogger(&logs)
+		var logs testutil.SyncBuffer
+		opts.Logger = newLogger(t, &logs)
 		run(t, cfg, opts)
-		waitFor(t, "two 409 answers", func() bool { return srv.Stats().Handshakes[http.StatusConflict] >= 2 })
+		testutil.WaitFor(t, wait, "two 409 answers", func() bool { return srv.Stats().Handshakes[http.StatusConflict] >= 2 })
 		if rec.Count() != 0 {
 			t.Fatal("delivered while another consumer holds the subscription")
 		}
 		holder.CloseNow()
-		if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+		if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 			t.Fatal(err)
 		}
 		sameIDs(t, "recorder", rec.IDs(), ids)

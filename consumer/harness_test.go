@@ -1,14 +1,12 @@
 package consumer_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/checkpoint"
 	"github.com/streamd/streamd/internal/deadletter"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink/sinktest"
 )
@@ -27,28 +26,6 @@ const (
 	sub      = "streamd"
 	wait     = 10 * time.Second // upper bound of every wait; tests normally finish far sooner
 )
-
-// ctxT returns a context cancelled at the end of the test or after wait.
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond until it holds, failing the test after wait.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", wait, what)
-		}
-		<-tick.C
-	}
-}
 
 // newConfig is a fast-pinging session of topic ("all", an event type) on srv.
 func newConfig(srv *pulsartest.Server, mode consumer.Mode, topic string) consumer.Config {
@@ -79,6 +56,7 @@ func newOptions(t *testing.T, rec *sinktest.Recorder) (consumer.Options, string)
 	}
 	t.Cleanup(func() { _ = dl.Close() })
 	return consumer.Options{
+		Logger:             newLogger(t, new(testutil.SyncBuffer)),
 		Sink:               rec,
 		DeadLetter:         dl,
 		Start:              "earliest",
@@ -195,41 +173,28 @@ func sameIDs(t *testing.T, what string, got, want []string) {
 	}
 }
 
-// logBuffer collects JSON log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines parses every JSON log line.
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
+// jsonLines parses every JSON log line written to b.
+func jsonLines(t *testing.T, b *testutil.SyncBuffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader([]byte(b.String())))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for _, l := range b.Lines() {
 		m := map[string]any{}
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
 		}
 		out = append(out, m)
 	}
 	return out
 }
 
-func newLogger(b *logBuffer) *slog.Logger {
+// newLogger logs JSON at debug level into b and, if t fails, shows the
+// lines in the test's output: a failure then says what the Topic saw.
+func newLogger(t *testing.T, b *testutil.SyncBuffer) *slog.Logger {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("topic logs:\n%s", b.String())
+		}
+	})
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

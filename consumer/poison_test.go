@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -55,7 +56,7 @@ func TestPoisonFramesDeadLettered(t *testing.T) {
 	cfg := newConfig(srv, consumer.ModeReader, "all")
 	cfg.ReceiverQueueSize = 4
 	run(t, cfg, opts)
-	if err := srv.WaitSessions(ctxT(t), 1); err != nil {
+	if err := srv.WaitSessions(testutil.Context(t, wait), 1); err != nil {
 		t.Fatal(err)
 	}
 
@@ -70,7 +71,7 @@ func TestPoisonFramesDeadLettered(t *testing.T) {
 		want = append(want, p)
 	}
 	ids = append(ids, publish(srv, g, allTopic, 10)...)
-	if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 		t.Fatalf("window leaked: delivered %d of %d: %v", rec.Count(), len(ids), err)
 	}
 	sameIDs(t, "recorder", rec.IDs(), ids)
@@ -105,7 +106,7 @@ func TestPoisonFramesDeadLettered(t *testing.T) {
 	// The resume position is the last real message, not a poison id.
 	srv.DropConnections()
 	more := publish(srv, g, allTopic, 5)
-	if err := rec.WaitCount(ctxT(t), len(ids)+len(more)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)+len(more)); err != nil {
 		t.Fatalf("no resume after poison: %v (last request %s)", err, srv.LastRequest().RawQuery)
 	}
 	sameIDs(t, "recorder", rec.IDs(), append(ids, more...))
@@ -125,7 +126,7 @@ func TestPoisonFramesConsumer(t *testing.T) {
 	cfg := newConfig(srv, consumer.ModeConsumer, "all")
 	cfg.ReceiverQueueSize = 4
 	run(t, cfg, opts)
-	if err := srv.WaitSessions(ctxT(t), 1); err != nil {
+	if err := srv.WaitSessions(testutil.Context(t, wait), 1); err != nil {
 		t.Fatal(err)
 	}
 	srv.InjectFrame(allTopic, []byte(poisonFrames("not-an-id")[0].frame))
@@ -137,7 +138,7 @@ func TestPoisonFramesConsumer(t *testing.T) {
 		srv.InjectFrame(allTopic, []byte(poisonFrames(id)[i%4].frame))
 	}
 	ids = append(ids, publish(srv, g, allTopic, 10)...)
-	if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 		t.Fatalf("window leaked: delivered %d of %d: %v", rec.Count(), len(ids), err)
 	}
 	sameIDs(t, "recorder", rec.IDs(), ids)
@@ -156,7 +157,7 @@ func TestPoisonFramesConsumer(t *testing.T) {
 		}
 		return true
 	}
-	waitFor(t, "every poison id acked", allPoisonAcked)
+	testutil.WaitFor(t, wait, "every poison id acked", allPoisonAcked)
 	if acked["not-an-id"] {
 		t.Error("acked an undecodable id")
 	}

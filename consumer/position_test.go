@@ -6,6 +6,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -26,11 +27,11 @@ func TestIdleReaderCheckpointFlushedWithinInterval(t *testing.T) {
 	opts.CheckpointInterval = 200 * time.Millisecond
 	run(t, newConfig(srv, consumer.ModeReader, "all"), opts)
 
-	if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 		t.Fatalf("delivered %d of %d: %v", rec.Count(), len(ids), err)
 	}
 	last := ids[len(ids)-1]
-	waitFor(t, "the idle reader's checkpoint", func() bool {
+	testutil.WaitFor(t, wait, "the idle reader's checkpoint", func() bool {
 		id, ok, err := openStore(t, dir).Load(tenant + "/event-v1/all")
 		return err == nil && ok && id == last
 	})

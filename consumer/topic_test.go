@@ -8,6 +8,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -25,10 +26,10 @@ func TestConsumerAcksEachMessageOnceWithExactID(t *testing.T) {
 	cfg.ReceiverQueueSize = 50
 	r := run(t, cfg, opts)
 
-	if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 		t.Fatalf("delivered %d of %d: %v", rec.Count(), len(ids), err)
 	}
-	waitFor(t, "every ack", func() bool { return len(srv.Acked(allTopic, sub)) >= len(ids) })
+	testutil.WaitFor(t, wait, "every ack", func() bool { return len(srv.Acked(allTopic, sub)) >= len(ids) })
 	if err := r.Stop(); err != nil {
 		t.Fatalf("Run after graceful stop = %v, want nil", err)
 	}
@@ -59,7 +60,7 @@ func TestReaderResumesAfterCheckpointedID(t *testing.T) {
 	opts.Checkpoints = openStore(t, dir)
 	cfg := newConfig(srv, consumer.ModeReader, "all")
 	r := run(t, cfg, opts)
-	if err := rec.WaitCount(ctxT(t), len(first)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(first)); err != nil {
 		t.Fatalf("delivered %d of %d: %v", rec.Count(), len(first), err)
 	}
 	if err := r.Stop(); err != nil {
@@ -76,7 +77,7 @@ func TestReaderResumesAfterCheckpointedID(t *testing.T) {
 	more := publish(srv, g, allTopic, 100)
 	opts.Checkpoints = openStore(t, dir)
 	r2 := run(t, cfg, opts)
-	if err := rec.WaitCount(ctxT(t), len(first)+len(more)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(first)+len(more)); err != nil {
 		t.Fatalf("after restart delivered %d: %v", rec.Count(), err)
 	}
 	if err := r2.Stop(); err != nil {
@@ -104,7 +105,7 @@ func TestWindowNeverStalls(t *testing.T) {
 			cfg := newConfig(srv, mode, "all")
 			cfg.ReceiverQueueSize = 10
 			r := run(t, cfg, opts)
-			if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+			if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 				t.Fatalf("window stalled: delivered %d of %d: %v", rec.Count(), len(ids), err)
 			}
 			if err := r.Stop(); err != nil {
@@ -117,7 +118,7 @@ func TestWindowNeverStalls(t *testing.T) {
 			if mode == consumer.ModeConsumer {
 				// The emulator may still be processing the last acks
 				// that arrived just before the close frame.
-				waitFor(t, "every ack", func() bool { return len(srv.Acked(allTopic, sub)) >= len(ids) })
+				testutil.WaitFor(t, wait, "every ack", func() bool { return len(srv.Acked(allTopic, sub)) >= len(ids) })
 				sameIDs(t, "acks", srv.Acked(allTopic, sub), ids)
 			}
 		})
@@ -136,7 +137,7 @@ func TestSinkFailureAcksNothing(t *testing.T) {
 	cfg := newConfig(srv, consumer.ModeConsumer, "all")
 	run(t, cfg, opts)
 
-	waitFor(t, "three failed sink writes", func() bool { return rec.Calls() >= 3 })
+	testutil.WaitFor(t, wait, "three failed sink writes", func() bool { return rec.Calls() >= 3 })
 	if n := len(srv.Acked(allTopic, sub)); n != 0 {
 		t.Fatalf("%d acks while the sink fails, want 0", n)
 	}
@@ -145,10 +146,10 @@ func TestSinkFailureAcksNothing(t *testing.T) {
 	}
 	failed := rec.Calls()
 	rec.Heal()
-	if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 		t.Fatalf("after heal delivered %d: %v", rec.Count(), err)
 	}
-	waitFor(t, "backlog drained", func() bool { return srv.Backlog(allTopic, sub) == 0 })
+	testutil.WaitFor(t, wait, "backlog drained", func() bool { return srv.Backlog(allTopic, sub) == 0 })
 	got, dups := dedup(rec.IDs())
 	if dups != 0 {
 		t.Errorf("%d duplicates in the sink", dups)
@@ -182,22 +183,22 @@ func TestReaderSinkFailureKeepsCheckpoint(t *testing.T) {
 	opts.Checkpoints = store
 	opts.CheckpointEvery = 1
 	run(t, newConfig(srv, consumer.ModeReader, "all"), opts)
-	if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "checkpoint of the last id", func() bool {
+	testutil.WaitFor(t, wait, "checkpoint of the last id", func() bool {
 		id, _, _ := store.Load(tenant + "/event-v1/all")
 		return id == ids[len(ids)-1]
 	})
 	rec.Fail(errors.New("nats down"))
 	calls := rec.Calls()
 	more := publish(srv, g, allTopic, 50)
-	waitFor(t, "two failed writes", func() bool { return rec.Calls() >= calls+2 })
+	testutil.WaitFor(t, wait, "two failed writes", func() bool { return rec.Calls() >= calls+2 })
 	if id, _, _ := store.Load(tenant + "/event-v1/all"); id != ids[len(ids)-1] {
 		t.Fatalf("checkpoint moved to %q while the sink fails", id)
 	}
 	rec.Heal()
-	if err := rec.WaitCount(ctxT(t), len(ids)+len(more)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)+len(more)); err != nil {
 		t.Fatal(err)
 	}
 	sameIDs(t, "recorder", rec.IDs(), append(ids, more...))
