@@ -50,6 +50,7 @@ func TestCheckOK(t *testing.T) {
 	if strings.Contains(stdout, "FAIL") {
 		t.Errorf("check output has a FAIL line:\n%s", stdout)
 	}
+	settled(t, emu)
 	if got := emu.Stats().Handshakes[101]; got != 2 {
 		t.Errorf("%d handshakes, want one per topic (2)", got)
 	}

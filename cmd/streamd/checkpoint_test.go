@@ -43,6 +43,7 @@ func TestCorruptCheckpointExits78(t *testing.T) {
 	if msg := p.stderr.String(); !strings.Contains(msg, path) || !strings.Contains(msg, "STREAMD_START") {
 		t.Errorf("the error does not name the file and the way out:\n%s", msg)
 	}
+	settled(t, emu)
 	if n := emu.Stats().Handshakes[101]; n != 0 {
 		t.Errorf("%d handshakes with a corrupt checkpoint, want 0", n)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // TestConsumerSIGTERMLeavesNothingUnacked: in consumer mode, after SIGTERM
@@ -25,11 +26,12 @@ func TestConsumerSIGTERMLeavesNothingUnacked(t *testing.T) {
 	first := start(t, e, "run")
 	first.waitLog(20*time.Second, "ready: first handshake succeeded")
 	pub := publish(t, emu, total, 5, 4*time.Millisecond)
-	waitFor(t, 20*time.Second, "first events in the file", func() bool { return countLines(out) >= total/10 || first.exited() })
+	testutil.WaitFor(t, 20*time.Second, "first events in the file", func() bool { return countLines(out) >= total/10 || first.exited() })
 	first.signal(syscall.SIGTERM)
 	if code := first.wait(20 * time.Second); code != exitOK {
 		t.Fatalf("exit %d after SIGTERM, want 0", code)
 	}
+	settled(t, emu)
 	written := fileIDs(t, out)
 	acked := emu.Acked(streamTopic, "streamd")
 	if !slices.Equal(acked, written) {
@@ -40,12 +42,13 @@ func TestConsumerSIGTERMLeavesNothingUnacked(t *testing.T) {
 	// Restart, let the publisher finish and everything arrive, then stop:
 	// nothing may stay unacked.
 	second := start(t, e, "run")
-	waitFor(t, 30*time.Second, "publisher done", pub.finished)
-	waitFor(t, 30*time.Second, "every event in the file", func() bool { return countLines(out) >= total || second.exited() })
+	testutil.WaitFor(t, 30*time.Second, "publisher done", pub.finished)
+	testutil.WaitFor(t, 30*time.Second, "every event in the file", func() bool { return countLines(out) >= total || second.exited() })
 	second.signal(syscall.SIGTERM)
 	if code := second.wait(20 * time.Second); code != exitOK {
 		t.Fatalf("second run: exit %d after SIGTERM, want 0", code)
 	}
+	settled(t, emu)
 	if n := emu.Backlog(streamTopic, "streamd"); n != 0 {
 		t.Errorf("backlog %d after a graceful stop with everything written, want 0", n)
 	}
@@ -89,6 +92,7 @@ func TestSecondSignalWhileSinkBlocked(t *testing.T) {
 	if code == exitOK {
 		t.Fatalf("exit 0 after a second SIGTERM with undelivered events")
 	}
+	settled(t, emu)
 	if acked := emu.Acked(streamTopic, "streamd"); len(acked) != 0 {
 		t.Errorf("%d messages acked that no sink accepted", len(acked))
 	}
@@ -115,6 +119,7 @@ func TestShutdownTimeout(t *testing.T) {
 	if code := p.wait(10 * time.Second); code != exitFail {
 		t.Fatalf("exit %d after the shutdown timeout, want %d", code, exitFail)
 	}
+	settled(t, emu)
 	if acked := emu.Acked(streamTopic, "streamd"); len(acked) != 0 {
 		t.Errorf("%d messages acked that no sink accepted", len(acked))
 	}

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // envelope is the envelope line format, for decoding in tests.
@@ -26,15 +28,15 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	p := start(t, baseEnv(t).with("STREAMD_LOG_LEVEL", "info"), "demo")
 	const want = 12 // the demo's initial backlog
-	waitFor(t, 15*time.Second, "demo events on stdout", func() bool {
-		return len(p.stdout.lines()) >= want || p.exited()
+	testutil.WaitFor(t, 15*time.Second, "demo events on stdout", func() bool {
+		return len(p.stdout.Lines()) >= want || p.exited()
 	})
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(15 * time.Second); code != exitOK {
 		t.Fatalf("exit %d after SIGTERM, want 0", code)
 	}
 	types := map[string]int{}
-	for i, line := range p.stdout.lines() {
+	for i, line := range p.stdout.Lines() {
 		var env envelope
 		if err := json.Unmarshal([]byte(line), &env); err != nil {
 			t.Fatalf("stdout line %d is not JSON: %v\n%s", i, err, line)
@@ -53,7 +55,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo printed a single event type: %v", types)
 	}
 	t.Logf("demo event types: %v", types)
-	for _, line := range p.stderr.lines() {
+	for _, line := range p.stderr.Lines() {
 		var rec struct {
 			Level, Msg string
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -74,13 +75,14 @@ func TestGolden(t *testing.T) {
 				"STREAMD_TENANT", "acme", "STREAMD_API_KEY", testKey, "STREAMD_ENDPOINT", emu.URL(),
 				"STREAMD_STATE_DIR", state, "STREAMD_START", "earliest", "STREAMD_FORMAT", format,
 			), "run")
-			waitFor(t, 15*time.Second, "every golden event acked", func() bool {
+			testutil.WaitFor(t, 15*time.Second, "every golden event acked", func() bool {
 				return len(emu.Acked("acme/event-v1/all", "")) >= len(ids) || p.exited()
 			})
 			p.signal(syscall.SIGTERM)
 			if code := p.wait(15 * time.Second); code != exitOK {
 				t.Fatalf("exit %d after SIGTERM, want 0", code)
 			}
+			settled(t, emu)
 			if acked := emu.Acked("acme/event-v1/all", ""); !slices.Equal(acked, ids) {
 				t.Errorf("acked ids\n%q\nwant\n%q", acked, ids)
 			}

@@ -1,18 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // binPath is the streamd binary built once by TestMain; most tests run it as
@@ -41,33 +42,6 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(dir)
 		os.Exit(code)
 	}))
-}
-
-// lockedBuffer is an io.Writer safe to read while a child writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// lines returns the complete lines written so far.
-func (l *lockedBuffer) lines() []string {
-	s := l.String()
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return strings.Split(s[:i], "\n")
-	}
-	return nil
 }
 
 // env is a child's environment: nothing inherited but PATH, HOME and XDG
@@ -115,7 +89,7 @@ func (e env) list() []string {
 type proc struct {
 	t              *testing.T
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *testutil.SyncBuffer
 	done           chan struct{}
 	code           int
 }
@@ -130,7 +104,7 @@ func start(t *testing.T, e env, args ...string) *proc {
 // copy of stdout.
 func startTo(t *testing.T, e env, stdout *os.File, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, args...)
 	p.cmd.Env = e.list()
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -200,24 +174,10 @@ func (p *proc) exited() bool {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		<-tick.C
-	}
-}
-
 // waitLog waits until the child logged a JSON line containing substr.
 func (p *proc) waitLog(d time.Duration, substr string) {
 	p.t.Helper()
-	waitFor(p.t, d, "log "+substr, func() bool {
+	testutil.WaitFor(p.t, d, "log "+substr, func() bool {
 		return strings.Contains(p.stderr.String(), substr) || p.exited()
 	})
 	if !strings.Contains(p.stderr.String(), substr) {
@@ -230,4 +190,15 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// settled waits until emu has ended every session. Call it after the daemon
+// exited and before reading emu's acks, backlog or counters: the emulator
+// processes what a client sent up to its close, and counts a handshake once
+// the upgrade returned, so the daemon can exit before either is done.
+func settled(t *testing.T, emu *pulsartest.Server) {
+	t.Helper()
+	if err := emu.WaitSessions(testutil.Context(t, 10*time.Second), 0); err != nil {
+		t.Fatalf("the emulator kept a session of an exited daemon: %v", err)
+	}
 }

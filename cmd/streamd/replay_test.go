@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // replayBase is the publish time of the first event of replayStream.
@@ -111,9 +112,9 @@ func TestReplayBesideDaemon(t *testing.T) {
 	d := start(t, e, "run")
 	d.waitLog(20*time.Second, "ready: first handshake succeeded")
 	ids := replayStream(emu, clock, 20)
-	waitFor(t, 20*time.Second, "the daemon's events", func() bool { return countLines(daemonOut) == 20 })
+	testutil.WaitFor(t, 20*time.Second, "the daemon's events", func() bool { return countLines(daemonOut) == 20 })
 	stateDir := e["STREAMD_STATE_DIR"]
-	waitFor(t, 20*time.Second, "the daemon's checkpoint", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the daemon's checkpoint", func() bool {
 		s := snapshot(t, stateDir)
 		return strings.Contains(s, ids[19]) && !strings.Contains(s, ".tmp")
 	})
@@ -241,12 +242,12 @@ func TestTailCommand(t *testing.T) {
 	e := streamEnv(t, emu, filepath.Join(t.TempDir(), "x.jsonl"), "STREAMD_STATE_DIR", stateDir)
 
 	p := start(t, e, "tail", "-since", "2025-10-15T09:01:00Z", "-type", "InteractionQueued")
-	waitFor(t, 20*time.Second, "two lines", func() bool { return strings.Contains(p.stdout.String(), "int-002") || p.exited() })
+	testutil.WaitFor(t, 20*time.Second, "two lines", func() bool { return strings.Contains(p.stdout.String(), "int-002") || p.exited() })
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(20 * time.Second); code != exitOK {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, p.stderr.String())
 	}
-	lines := p.stdout.lines()
+	lines := p.stdout.Lines()
 	if len(lines) != 4 || !strings.HasPrefix(lines[0], "TIME") || !strings.Contains(lines[2], "InteractionQueued") ||
 		!strings.Contains(lines[2], "int-001") || strings.Contains(p.stdout.String(), "int-000") {
 		t.Errorf("stdout:\n%s", p.stdout.String())

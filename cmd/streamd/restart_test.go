@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 const streamTopic = "acme/event-v1/all"
@@ -156,7 +157,7 @@ func restartMidStream(t *testing.T, sig syscall.Signal, total int, kv ...string)
 	first := start(t, e, "run")
 	first.waitLog(20*time.Second, "ready: first handshake succeeded")
 	pub := publish(t, emu, total, 5, 4*time.Millisecond)
-	waitFor(t, 20*time.Second, "first events in the file", func() bool { return countLines(out) >= total/10 || first.exited() })
+	testutil.WaitFor(t, 20*time.Second, "first events in the file", func() bool { return countLines(out) >= total/10 || first.exited() })
 	first.signal(sig)
 	code := first.wait(20 * time.Second)
 	if sig == syscall.SIGKILL {
@@ -173,8 +174,8 @@ func restartMidStream(t *testing.T, sig syscall.Signal, total int, kv ...string)
 	}
 
 	second := start(t, e, "run")
-	waitFor(t, 30*time.Second, "publisher done", pub.finished)
-	waitFor(t, 30*time.Second, "every event in the file", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "publisher done", pub.finished)
+	testutil.WaitFor(t, 30*time.Second, "every event in the file", func() bool {
 		return countLines(out) >= total || second.exited()
 	})
 	// Ids are unique, so once the file holds total lines without a gap,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // TestSIGHUPReopensFile: after the output file is renamed (logrotate),
@@ -26,14 +27,14 @@ func TestSIGHUPReopensFile(t *testing.T) {
 	}
 	pub(0, 10)
 	p := start(t, streamEnv(t, emu, out, "STREAMD_LOG_LEVEL", "info"), "run")
-	waitFor(t, 20*time.Second, "10 events in the file", func() bool { return countLines(out) >= 10 || p.exited() })
+	testutil.WaitFor(t, 20*time.Second, "10 events in the file", func() bool { return countLines(out) >= 10 || p.exited() })
 	if err := os.Rename(out, rotated); err != nil {
 		t.Fatal(err)
 	}
 	p.signal(syscall.SIGHUP)
 	p.waitLog(10*time.Second, "reopened file sink")
 	pub(10, 25)
-	waitFor(t, 20*time.Second, "15 events in the new file", func() bool { return countLines(out) >= 15 || p.exited() })
+	testutil.WaitFor(t, 20*time.Second, "15 events in the new file", func() bool { return countLines(out) >= 15 || p.exited() })
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(20 * time.Second); code != exitOK {
 		t.Fatalf("exit %d after SIGTERM, want 0", code)
@@ -44,6 +45,7 @@ func TestSIGHUPReopensFile(t *testing.T) {
 	if n := countLines(out); n != 15 {
 		t.Errorf("new file has %d lines, want 15", n)
 	}
+	settled(t, emu)
 	if _, dups := compare(t, emu.Acked(streamTopic, ""), append(fileIDs(t, rotated), fileIDs(t, out)...)); dups != 0 {
 		t.Errorf("%d duplicates across the rotation", dups)
 	}

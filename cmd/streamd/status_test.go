@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/health"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // TestStatusLine: the STATUS= line says how long ago the last event was
@@ -61,12 +62,12 @@ func TestSystemdStatusRate(t *testing.T) {
 	), "run")
 
 	lastEvent := regexp.MustCompile(`^STATUS=connected 1/1 topics, [1-9][0-9]* events acked, last event [0-9]+s ago$`)
-	waitFor(t, 20*time.Second, "a STATUS line with the last event", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a STATUS line with the last event", func() bool {
 		return sock.count(lastEvent.MatchString) > 0 || p.exited()
 	})
 	from, window := time.Now(), 3*statusEvery
 	statuses, pings := sock.count(lastEvent.MatchString), sock.count(isWatchdog)
-	waitFor(t, window+10*time.Second, "the window to pass", func() bool { return time.Since(from) >= window })
+	testutil.WaitFor(t, window+10*time.Second, "the window to pass", func() bool { return time.Since(from) >= window })
 	statuses = sock.count(func(m string) bool { return strings.HasPrefix(m, "STATUS=") }) - statuses
 	pings = sock.count(isWatchdog) - pings
 	published := len(pub.published())

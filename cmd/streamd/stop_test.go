@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // pipeEnv is a consumer-mode daemon against emu whose only sink is stdout.
@@ -89,7 +90,7 @@ func TestStopWithStdoutBlocked(t *testing.T) {
 			defer r.Close()
 			p := startTo(t, pipeEnv(t, emu, "STREAMD_SHUTDOWN_TIMEOUT", tc.timeout), w, "run")
 			_ = w.Close()
-			waitFor(t, 20*time.Second, "a write(2) to stdout that blocks", func() bool { return blockedOnStdout(t, p.cmd.Process.Pid) || p.exited() })
+			testutil.WaitFor(t, 20*time.Second, "a write(2) to stdout that blocks", func() bool { return blockedOnStdout(t, p.cmd.Process.Pid) || p.exited() })
 
 			began := time.Now()
 			p.signal(syscall.SIGTERM)
