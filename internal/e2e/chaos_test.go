@@ -14,6 +14,7 @@ import (
 	"github.com/streamd/streamd/internal/deadletter"
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink"
 	natssink "github.com/streamd/streamd/sink/nats"
@@ -95,7 +96,7 @@ func TestJetStreamExactlyOnceUnderChaos(t *testing.T) {
 
 	emu := pulsartest.Start(t, pulsartest.Config{})
 	ns := natstest.Run(t, nil)
-	ctx := testCtx(t, 80*time.Second)
+	ctx := testutil.Context(t, 80*time.Second)
 
 	js, err := natssink.Open(ctx, natssink.Config{
 		URL: ns.URL(), JetStream: true, Stream: stream, MaxInflight: 256,

@@ -15,14 +15,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // daemon is a running `streamd run` child process.
 type daemon struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout lockedBuffer
-	stderr lockedBuffer
+	stdout testutil.SyncBuffer
+	stderr testutil.SyncBuffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's result, valid after done
 	base   string        // "http://127.0.0.1:port" once known
@@ -75,7 +77,7 @@ func tail(s string, lines int) string {
 func (d *daemon) waitLog(msg, key string) string {
 	d.t.Helper()
 	var val string
-	waitFor(d.t, 30*time.Second, "log line "+strconv.Quote(msg), func() bool {
+	testutil.WaitFor(d.t, 30*time.Second, "log line "+strconv.Quote(msg), func() bool {
 		select {
 		case <-d.done:
 			d.t.Fatalf("streamd exited early (%v)", d.err)

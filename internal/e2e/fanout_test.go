@@ -16,6 +16,7 @@ import (
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/deadletter"
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
@@ -58,7 +59,7 @@ func TestFanoutFileNATSStdout(t *testing.T) {
 	natsTypes := map[string]bool{"InteractionCreated": true, "InteractionDeleted": true}
 	emu := pulsartest.Start(t, pulsartest.Config{})
 	ns := natstest.Run(t, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 
 	nc, err := natsgo.Connect(ns.URL())
 	if err != nil {
@@ -86,7 +87,7 @@ func TestFanoutFileNATSStdout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open file sink: %v", err)
 	}
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	fan := sink.NewFanout(sink.FanoutConfig{
 		Targets: []sink.Target{
 			{Name: "file", Sink: fs},
@@ -131,14 +132,19 @@ func TestFanoutFileNATSStdout(t *testing.T) {
 	if wantNATS == 0 || wantNATS == total {
 		t.Fatalf("generator gave %d of %d events of the NATS types; the filter is not exercised", wantNATS, total)
 	}
-	waitFor(t, 30*time.Second, "every event acked and delivered", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "every event acked and delivered", func() bool {
 		return emu.Backlog(allName, subName) == 0 && len(got.snapshot()) >= wantNATS &&
 			countLines(out.Bytes()) >= total
 	})
 	stop()
 	closeFan()
 
-	// Acks: every message, filtered or not, exactly once.
+	// Acks: every message, filtered or not, exactly once. The session's end
+	// proves the emulator handled every frame the Topic sent, so a late
+	// duplicate ack cannot slip past the count.
+	if err := emu.WaitSessions(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
 	acked := emu.Acked(allName, subName)
 	seen := make(map[string]int, len(acked))
 	for _, id := range acked {

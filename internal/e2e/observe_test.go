@@ -8,6 +8,7 @@ import (
 
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // TestDaemonMetricsAndReadiness runs the real binary (reader mode, JetStream
@@ -119,11 +120,11 @@ func TestDaemonMetricsAndReadiness(t *testing.T) {
 
 	// 5. The proxy is back: connected, ready, the rest delivered.
 	emu.RejectHandshakes(0, 0)
-	m, _ = d.poll(timeout, "reconnected and all 700 delivered", func(m metrics, r readyz) bool {
+	d.poll(timeout, "reconnected and all 700 delivered", func(m metrics, r readyz) bool {
 		return r.code == http.StatusOK && r.Ready && connected(m) == 1 && acked(m) >= 700
 	})
-	waitFor(t, timeout, "700 messages in the stream", func() bool {
-		return streamMsgs(testCtx(t, 5*time.Second), ns.URL(), stream) == 700
+	testutil.WaitFor(t, timeout, "700 messages in the stream", func() bool {
+		return streamMsgs(testutil.Context(t, 5*time.Second), ns.URL(), stream) == 700
 	})
 	checkStream(t, ns.URL(), stream, full, want)
 	if code := d.stop(); code != 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // notification is one sd_notify datagram.
@@ -101,7 +102,7 @@ func TestDaemonSdNotify(t *testing.T) {
 	)
 
 	// While the proxy refuses handshakes the watchdog is fed, but no READY.
-	waitFor(t, 10*time.Second, "watchdog pings before the first handshake", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "watchdog pings before the first handshake", func() bool {
 		return sock.count("WATCHDOG=1", false, start) >= 2 && emu.Stats().Handshakes[http.StatusServiceUnavailable] >= 2
 	})
 	if n := sock.count("READY=1", false, start); n != 0 {
@@ -112,10 +113,10 @@ func TestDaemonSdNotify(t *testing.T) {
 	}
 
 	emu.RejectHandshakes(0, 0)
-	waitFor(t, 10*time.Second, "READY=1 after the handshake", func() bool { return sock.count("READY=1", false, start) > 0 })
+	testutil.WaitFor(t, 10*time.Second, "READY=1 after the handshake", func() bool { return sock.count("READY=1", false, start) > 0 })
 	// The emulator counts a handshake once its upgrade returns, which can
 	// be just after streamd saw the 101 and said READY.
-	waitFor(t, 10*time.Second, "the emulator to count the handshake", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the emulator to count the handshake", func() bool {
 		return emu.Stats().Handshakes[http.StatusSwitchingProtocols] >= 1
 	})
 	if st := emu.Stats(); st.Handshakes[http.StatusSwitchingProtocols] != 1 {
@@ -126,7 +127,7 @@ func TestDaemonSdNotify(t *testing.T) {
 	// Watchdog pings at about half of WATCHDOG_USEC: ~10 in a 2s window.
 	const window = 2 * time.Second
 	from := time.Now()
-	waitFor(t, window+5*time.Second, "a STATUS with 1/1 connected and 1 acked, and the watchdog window", func() bool {
+	testutil.WaitFor(t, window+5*time.Second, "a STATUS with 1/1 connected and 1 acked, and the watchdog window", func() bool {
 		return time.Since(from) >= window && sock.count("STATUS=connected 1/1 topics, 1 events acked", true, from) > 0
 	})
 	beats := sock.count("WATCHDOG=1", false, from) - sock.count("WATCHDOG=1", false, from.Add(window))
@@ -145,7 +146,7 @@ func TestDaemonSdNotify(t *testing.T) {
 	if strings.Contains(d.stderr.String(), "serving metrics and health") {
 		t.Errorf("STREAMD_HTTP_ADDR= (empty) did not disable the HTTP listener")
 	}
-	waitFor(t, 5*time.Second, "STOPPING=1", func() bool { return sock.count("STOPPING=1", false, stopAt) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "STOPPING=1", func() bool { return sock.count("STOPPING=1", false, stopAt) == 1 })
 	var kinds []string
 	for _, n := range sock.all() {
 		k, _, _ := strings.Cut(n.msg, "=")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/internal/metrics"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -57,18 +58,6 @@ func get(t *testing.T, url string) (int, string) {
 		t.Fatalf("read %s: %v", url, err)
 	}
 	return resp.StatusCode, string(b)
-}
-
-// eventually polls cond every 10 ms until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 func TestMetrics(t *testing.T) {
@@ -134,7 +123,7 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("after beat: %d %s", code, body)
 	}
 	// No more beats: the loop looks wedged once the beat is older than Staleness.
-	eventually(t, "/healthz 503", func() bool { c, _ := get(t, base+"/healthz"); return c == http.StatusServiceUnavailable })
+	testutil.WaitFor(t, 5*time.Second, "/healthz 503", func() bool { c, _ := get(t, base+"/healthz"); return c == http.StatusServiceUnavailable })
 	h.Beat()
 	if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
 		t.Fatalf("after new beat: %d", code)
