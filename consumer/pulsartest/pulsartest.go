@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/coder/websocket"
@@ -74,9 +73,26 @@ type Config struct {
 	// new active consumer. Zero means no pause; Pulsar's default is
 	// DefaultFailoverDelay.
 	FailoverDelay time.Duration
-	// RetainMessages bounds the messages kept per topic (oldest dropped
-	// first); 0 keeps everything.
+	// RetainMessages bounds the messages kept per topic: a publish past it
+	// drops the oldest. 0 keeps every message, which suits tests; a
+	// long-running emulator (`streamd emulate`) must bound its memory with
+	// this or RetainFor.
+	//
+	// Like a Pulsar namespace's retention policy (retentionSizeInMB,
+	// retentionTimeInMinutes), except that a dropped message is gone even
+	// for a subscription that has not acked it (as if the backlog quota
+	// evicted it too). A reader starting at "earliest", or resuming after an
+	// id that was dropped, starts at the oldest retained message; a durable
+	// subscription whose cursor fell behind continues there too. Messages in
+	// flight or queued for redelivery are still delivered.
 	RetainMessages int
+	// RetainFor drops, on each publish to a topic, its messages published
+	// more than RetainFor before the publishing message (by Now). Zero
+	// keeps messages of any age.
+	RetainFor time.Duration
+	// RetainAcks bounds the acks that Acked remembers per subscription (the
+	// oldest are forgotten first); 0 remembers every ack.
+	RetainAcks int
 	// CommandErrorClose is the close code used when a client command cannot
 	// be parsed (malformed JSON, permit without permitMessages). Zero means
 	// websocket.StatusNoStatusRcvd (a close frame without a code, like
@@ -200,9 +216,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return fmt.Errorf("serve pulsar proxy: %w", err)
 }
 
+// TB is the part of testing.TB that Start uses; *testing.T and *testing.B
+// satisfy it. Taking it instead of testing.TB keeps the testing package out
+// of the daemon, which links this package for `streamd demo` and `emulate`.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // Start serves a new Server on a loopback listener for the duration of the
-// test; URL reports its address.
-func Start(tb testing.TB, cfg Config) *Server {
+// test; URL reports its address. A failure to listen is fatal to tb.
+func Start(tb TB, cfg Config) *Server {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
