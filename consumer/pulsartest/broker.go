@@ -89,6 +89,7 @@ type message struct {
 	seq     int64
 	key     idKey
 	id      string
+	pub     time.Time
 	head    []byte
 	tail    []byte
 	payload []byte
@@ -120,6 +121,32 @@ func (t *topic) at(seq int64) *message {
 		return nil
 	}
 	return t.msgs[seq-t.base]
+}
+
+// trim drops the oldest messages beyond count (0: no limit) and those
+// published more than age before now (0: no limit). Sessions and
+// subscriptions whose position falls below base move up to it when they
+// next deliver.
+func (t *topic) trim(count int, age time.Duration, now time.Time) {
+	drop := 0
+	if count > 0 && len(t.msgs) > count {
+		drop = len(t.msgs) - count
+	}
+	if age > 0 {
+		cutoff := now.Add(-age)
+		for drop < len(t.msgs) && t.msgs[drop].pub.Before(cutoff) {
+			drop++
+		}
+	}
+	if drop == 0 {
+		return
+	}
+
+	// Clearing lets the dropped messages be collected now; the backing
+	// array itself goes at the next append that outgrows it.
+	clear(t.msgs[:drop])
+	t.msgs = t.msgs[drop:]
+	t.base += int64(drop)
 }
 
 // after returns the sequence of the first retained message whose id is
@@ -190,15 +217,10 @@ func (s *Server) publishLocked(name string, payload []byte, o publishOpts) strin
 	k := idKey{t.ledger, t.entry}
 	t.entry++
 	payload = append([]byte(nil), payload...)
-	m := &message{seq: t.next(), key: k, id: encodeID(k), payload: payload, opts: o}
+	m := &message{seq: t.next(), key: k, id: encodeID(k), pub: pub, payload: payload, opts: o}
 	m.head, m.tail = renderFrame(m.id, payload, o, pub)
 	t.msgs = append(t.msgs, m)
-	if r := s.cfg.RetainMessages; r > 0 && len(t.msgs) > r {
-		drop := len(t.msgs) - r
-		clear(t.msgs[:drop]) // let the dropped messages be collected
-		t.msgs = t.msgs[drop:]
-		t.base += int64(drop)
-	}
+	t.trim(s.cfg.RetainMessages, s.cfg.RetainFor, pub)
 	s.stats.Published++
 	for ss := range t.sessions {
 		ss.kick()

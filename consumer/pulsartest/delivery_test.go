@@ -147,16 +147,6 @@ func TestReaderStartPositions(t *testing.T) {
 	}
 }
 
-func TestRetainMessages(t *testing.T) {
-	t.Parallel()
-	s := pulsartest.Start(t, pulsartest.Config{RetainMessages: 2})
-	ids := publishN(s, allTopic, 5)
-	cl := dial(t, s, readerP, url.Values{"messageId": {"earliest"}})
-	if f := cl.next(); f.MessageID != ids[3] {
-		t.Fatalf("earliest retained = %s, want %s", f.MessageID, ids[3])
-	}
-}
-
 const consumerP = "/ws/v2/consumer/persistent/acme/event-v1/all/streamd"
 
 func TestConsumerWindowAckAndRedeliveryAfterDrop(t *testing.T) {

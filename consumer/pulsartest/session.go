@@ -331,7 +331,7 @@ func (ss *session) handle(f []byte) bool {
 		return true
 	}
 	s.stats.AcksReceived++
-	s.acked[ss.sub.key] = append(s.acked[ss.sub.key], *cmd.MessageID)
+	s.recordAckLocked(ss.sub.key, *cmd.MessageID)
 	s.ackLocked(ss.sub, k)
 	return true
 }
@@ -348,8 +348,7 @@ func (ss *session) handleReader(cmd command, parseErr error) bool {
 	if parseErr == nil {
 		s.stats.AcksReceived++
 		if cmd.MessageID != nil {
-			k := subKey{ss.topic.name, ""}
-			s.acked[k] = append(s.acked[k], *cmd.MessageID)
+			s.recordAckLocked(subKey{ss.topic.name, ""}, *cmd.MessageID)
 		}
 	}
 	s.mu.Unlock()

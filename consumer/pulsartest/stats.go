@@ -32,6 +32,7 @@ type Stats struct {
 	Dropped       int                          // sessions dropped by DropConnections
 	Stalls        int                          // Stall calls
 	ActiveChanges int                          // Exclusive/Failover active consumer changes
+	Retained      int                          // messages currently kept (all topics); see Config.RetainMessages
 }
 
 // Stats returns a snapshot of the counters.
@@ -42,17 +43,32 @@ func (s *Server) Stats() Stats {
 	st.Handshakes = maps.Clone(s.stats.Handshakes)
 	st.Closes = maps.Clone(s.stats.Closes)
 	st.Sessions = len(s.sessions)
+	for _, t := range s.topics {
+		st.Retained += len(t.msgs)
+	}
 	return st
 }
 
 // Acked returns the message ids acked on a consumer subscription of topic
 // ("acme/event-v1/all" or its full name), exactly as the client sent them,
-// in arrival order, duplicates included. Subscription "" returns the flow
-// acks of all readers of topic.
+// in arrival order, duplicates included (only the last Config.RetainAcks
+// of them when that is set). Subscription "" returns the flow acks of all
+// readers of topic.
 func (s *Server) Acked(topic, subscription string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.acked[subKey{fullTopic(topic), subscription}]...)
+}
+
+// recordAckLocked remembers id as acked on key, keeping the last
+// Config.RetainAcks ids when that is set.
+func (s *Server) recordAckLocked(key subKey, id string) {
+	acked := append(s.acked[key], id)
+	if r := s.cfg.RetainAcks; r > 0 && len(acked) > r {
+		clear(acked[:len(acked)-r])
+		acked = acked[len(acked)-r:]
+	}
+	s.acked[key] = acked
 }
 
 // Backlog returns how many messages of a consumer subscription are not yet
