@@ -13,7 +13,7 @@ import (
 
 // jsonKind names the JSON type of v as decoded by encoding/json.
 func jsonKind(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case bool:
 		return "bool"
 	case string:
@@ -21,7 +21,7 @@ func jsonKind(v any) string {
 	case float64:
 		return "number"
 	case map[string]any:
-		if len(v.(map[string]any)) == 0 {
+		if len(v) == 0 {
 			return "empty"
 		}
 		return "object"
