@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // subQuery is the consumer query for subscription type typ with the given
@@ -90,7 +91,7 @@ func TestFailoverTakeoverAfterDelay(t *testing.T) {
 		t.Errorf("first dispatch on a new subscription waited less than FailoverDelay")
 	}
 	active.ack(ids[0])
-	eventually(t, "ack processed", func() bool { return len(s.Acked(allTopic, "f")) == 1 })
+	testutil.WaitFor(t, wait, "ack processed", func() bool { return len(s.Acked(allTopic, "f")) == 1 })
 	standby.endOfTopic()
 
 	_ = active.c.CloseNow()
@@ -141,7 +142,7 @@ func TestSharedRoundRobinAndRedelivery(t *testing.T) {
 
 	// c0 leaves without acking: its four go to c1 and c2 once they ack.
 	_ = cs[0].c.CloseNow()
-	if err := s.WaitSessions(ctxT(t), 2); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 2); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cs[1:] {
@@ -262,7 +263,7 @@ func TestKeySharedStickyOrdered(t *testing.T) {
 			t.Errorf("key %s out of order: got %v, want %v", k, log.order[k], ids)
 		}
 	}
-	eventually(t, "acks processed", func() bool { return s.Backlog(allTopic, "ks") == 0 })
+	testutil.WaitFor(t, wait, "acks processed", func() bool { return s.Backlog(allTopic, "ks") == 0 })
 
 	// The consumer holding key k0 leaves with k0's messages unacked: they
 	// move, in order and redelivered, to one other consumer.
@@ -343,7 +344,7 @@ func TestPublishEventKeys(t *testing.T) {
 	t.Parallel()
 	s := pulsartest.Start(t, pulsartest.Config{})
 	cl := dial(t, s, readerP, nil)
-	if err := s.WaitSessions(ctxT(t), 1); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ ev, typ, key string }{

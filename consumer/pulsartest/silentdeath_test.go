@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // relay forwards TCP connections to target until blackhole is called;
@@ -99,7 +100,7 @@ func (r *relay) blackhole() { r.dead.Store(true) }
 func dialVia(t *testing.T, r *relay, path string, q url.Values) *client {
 	t.Helper()
 	u := "ws://" + r.ln.Addr().String() + path + "?" + q.Encode()
-	c, resp, err := websocket.Dial(ctxT(t), u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {key}}})
+	c, resp, err := websocket.Dial(testutil.Context(t, wait), u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {key}}})
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}

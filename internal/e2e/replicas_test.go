@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // Replica tests: several real streamd processes on one Pulsar subscription
@@ -125,8 +126,8 @@ func (p *pacer) wait(t *testing.T) []published {
 // waitStream waits until the stream holds n messages.
 func waitStream(t *testing.T, ns *natstest.Server, n int) {
 	t.Helper()
-	waitFor(t, replicaWait, fmt.Sprintf("%d messages in the stream", n), func() bool {
-		return streamMsgs(testCtx(t, 5*time.Second), ns.URL(), replicaStream) >= n
+	testutil.WaitFor(t, replicaWait, fmt.Sprintf("%d messages in the stream", n), func() bool {
+		return streamMsgs(testutil.Context(t, 5*time.Second), ns.URL(), replicaStream) >= n
 	})
 }
 
@@ -142,11 +143,11 @@ func spreadAndKill(t *testing.T, subType string, seed int64) ([]published, []str
 		ds = append(ds, startReplica(t, emu, ns, fmt.Sprint("replica-", i),
 			"STREAMD_MODE=consumer", "STREAMD_SUBSCRIPTION_TYPE="+subType, "STREAMD_RECEIVER_QUEUE_SIZE=100"))
 	}
-	waitFor(t, replicaWait, "3 consumer sessions", func() bool { return emu.Sessions() == 3 })
+	testutil.WaitFor(t, replicaWait, "3 consumer sessions", func() bool { return emu.Sessions() == 3 })
 	start := time.Now()
 	p := pace(t, emu, seed, n, rate)
 
-	waitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
+	testutil.WaitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
 	shares := make([]float64, 3)
 	for i, d := range ds {
 		shares[i] = d.acked()
@@ -222,9 +223,9 @@ func TestReplicasFailoverTakeover(t *testing.T) {
 		startReplica(t, emu, ns, "replica-0", "STREAMD_MODE=consumer", "STREAMD_SUBSCRIPTION_TYPE=Failover"),
 		startReplica(t, emu, ns, "replica-1", "STREAMD_MODE=consumer", "STREAMD_SUBSCRIPTION_TYPE=Failover"),
 	}
-	waitFor(t, replicaWait, "2 consumer sessions", func() bool { return emu.Sessions() == 2 })
+	testutil.WaitFor(t, replicaWait, "2 consumer sessions", func() bool { return emu.Sessions() == 2 })
 	p := pace(t, emu, 23, n, rate)
-	waitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
+	testutil.WaitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
 	active, standby := ds[0], ds[1]
 	if active.acked() == 0 {
 		active, standby = standby, active
@@ -236,7 +237,7 @@ func TestReplicasFailoverTakeover(t *testing.T) {
 	acks := len(emu.Acked(replicaFull, "streamd"))
 	killed := time.Now()
 	active.kill()
-	waitFor(t, replicaWait, "the standby's first ack", func() bool {
+	testutil.WaitFor(t, replicaWait, "the standby's first ack", func() bool {
 		return len(emu.Acked(replicaFull, "streamd")) > acks
 	})
 	takeover := time.Since(killed)
@@ -263,10 +264,10 @@ func TestReplicasActiveActiveReaders(t *testing.T) {
 		startReplica(t, emu, ns, "reader-0", "STREAMD_MODE=reader"),
 		startReplica(t, emu, ns, "reader-1", "STREAMD_MODE=reader"),
 	}
-	waitFor(t, replicaWait, "2 reader sessions", func() bool { return emu.Sessions() == 2 })
+	testutil.WaitFor(t, replicaWait, "2 reader sessions", func() bool { return emu.Sessions() == 2 })
 	start := time.Now()
 	p := pace(t, emu, 24, n, rate)
-	waitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
+	testutil.WaitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
 	ds[0].kill()
 
 	want := p.wait(t)
