@@ -1,7 +1,6 @@
 package sink_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/internal/metrics"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/sinktest"
 )
@@ -33,20 +33,6 @@ func events(types ...string) []*sink.Event {
 		}
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func fastRetry(targets ...sink.Target) sink.FanoutConfig {
@@ -101,29 +87,11 @@ func TestFanoutRetriesOnlyFailedTargets(t *testing.T) {
 	}
 }
 
-// syncBuffer is a concurrency-safe log destination.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestFanoutHealthMetricsLogs(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	h := health.New()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	rec := &sinktest.Recorder{}
 	cfg := fastRetry(sink.Target{Name: "nats", Sink: rec})
 	cfg.Metrics, cfg.Health = m, h
@@ -144,7 +112,7 @@ func TestFanoutHealthMetricsLogs(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.Write(context.Background(), events("A", "B", "C")) }()
 
-	waitFor(t, "several failed attempts", func() bool { return rec.Calls() >= 5 })
+	testutil.WaitFor(t, 5*time.Second, "several failed attempts", func() bool { return rec.Calls() >= 5 })
 	if got := metricValue(t, reg, "streamd_sink_ready", "nats"); got != 0 {
 		t.Errorf("sink ready while failing = %v, want 0", got)
 	}
@@ -191,7 +159,7 @@ func TestFanoutCancelDuringRetry(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Write(ctx, events("A")) }()
-	waitFor(t, "retries", func() bool { return bad.Calls() >= 3 })
+	testutil.WaitFor(t, 5*time.Second, "retries", func() bool { return bad.Calls() >= 3 })
 	cancel()
 	err := <-done
 	if !errors.Is(err, context.Canceled) {
@@ -240,7 +208,7 @@ func TestFanoutClose(t *testing.T) {
 		sink.Target{Name: "bad", Sink: bad}))
 	done := make(chan error, 1)
 	go func() { done <- f.Write(context.Background(), events("A")) }()
-	waitFor(t, "retries", func() bool { return bad.Calls() >= 2 })
+	testutil.WaitFor(t, 5*time.Second, "retries", func() bool { return bad.Calls() >= 2 })
 	err := f.Close(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "close sink a: flush a") ||
 		!strings.Contains(err.Error(), "close sink b: flush b") {

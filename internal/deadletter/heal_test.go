@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamd/streamd/internal/deadletter"
 	"github.com/streamd/streamd/internal/health"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/reconnect"
 )
 
@@ -70,7 +71,7 @@ func TestWriteRetryBlocksUntilPathUsable(t *testing.T) {
 	go func() {
 		done <- w.WriteRetry(context.Background(), deadletter.Record{Topic: "t", MessageID: "1", Reason: "r"})
 	}()
-	waitFor(t, "dead letter not ready", func() bool { return len(h.NotReady()) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "dead letter not ready", func() bool { return len(h.NotReady()) == 1 })
 	if nr := h.NotReady()[0]; !strings.HasPrefix(nr, deadletter.HealthPart+":") || !strings.Contains(nr, path) {
 		t.Errorf("not ready reason %q does not name %s", nr, path)
 	}
@@ -97,18 +98,5 @@ func TestWriteRetryBlocksUntilPathUsable(t *testing.T) {
 	cancel()
 	if err := w.WriteRetry(ctx, deadletter.Record{Topic: "t"}); err == nil {
 		t.Error("WriteRetry with a cancelled ctx succeeded")
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
 	}
 }

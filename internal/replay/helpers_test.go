@@ -2,7 +2,6 @@ package replay_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -76,13 +75,6 @@ func source(emu *pulsartest.Server) consumer.Config {
 
 // fastPolicy reconnects quickly.
 var fastPolicy = reconnect.Policy{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}
-
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // fileIDs returns the message ids of the envelope lines of path, in order.
 func fileIDs(t *testing.T, path string) []string {

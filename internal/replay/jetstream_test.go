@@ -11,6 +11,7 @@ import (
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/internal/replay"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	natssink "github.com/streamd/streamd/sink/nats"
 )
@@ -18,7 +19,7 @@ import (
 // streamIDs returns the Nats-Msg-Id of every message of stream, in order.
 func streamIDs(t *testing.T, url, stream string) []string {
 	t.Helper()
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	nc, err := natsgo.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +55,7 @@ func TestReplayTwiceIntoJetStream(t *testing.T) {
 	emu, c := emulator(t, pulsartest.Config{})
 	ids := publish(emu, c, 30)
 	ns := natstest.Run(t, nil)
-	js, err := natssink.Open(testCtx(t, 10*time.Second), natssink.Config{URL: ns.URL(), JetStream: true, Stream: "EIGHT", DuplicateWindow: time.Hour})
+	js, err := natssink.Open(testutil.Context(t, 10*time.Second), natssink.Config{URL: ns.URL(), JetStream: true, Stream: "EIGHT", DuplicateWindow: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/internal/replay"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 func TestBarShowsPercentEventsAndPosition(t *testing.T) {
@@ -28,7 +29,7 @@ func TestBarShowsPercentEventsAndPosition(t *testing.T) {
 
 func TestWatchLogsProgress(t *testing.T) {
 	t.Parallel()
-	var b syncBuffer
+	var b testutil.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&b, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -39,7 +40,7 @@ func TestWatchLogsProgress(t *testing.T) {
 		defer close(done)
 		replay.Watch(ctx, time.Millisecond, snap, replay.LogReport(log, "event-v1/all"))
 	}()
-	waitFor(t, 5*time.Second, "a progress line", func() bool { return strings.Contains(b.String(), `"msg":"replay progress"`) })
+	testutil.WaitFor(t, 5*time.Second, "a progress line", func() bool { return strings.Contains(b.String(), `"msg":"replay progress"`) })
 	cancel()
 	<-done
 	for _, want := range []string{`"topic":"event-v1/all"`, `"delivered":42`, `"skipped":3`, `"events_per_second":42`} {

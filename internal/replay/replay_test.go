@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/replay"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
 	"github.com/streamd/streamd/sink/sinktest"
@@ -18,7 +19,7 @@ import (
 // runReplay replays rg of emu's topic into s and returns the result.
 func runReplay(t *testing.T, emu *pulsartest.Server, s sink.Sink, rg replay.Range, types ...string) (replay.Result, error) {
 	t.Helper()
-	ctx := testCtx(t, 20*time.Second)
+	ctx := testutil.Context(t, 20*time.Second)
 	r := replay.New(replay.Config{Source: source(emu), Range: rg, Types: types, Sink: s, Idle: 2 * time.Second, Policy: fastPolicy})
 	return r.Run(ctx, ctx)
 }
@@ -201,7 +202,7 @@ func TestReplayInterrupted(t *testing.T) {
 	emu, c := emulator(t, pulsartest.Config{})
 	publish(emu, c, 3)
 	rec := &sinktest.Recorder{}
-	ctx, cancel := context.WithCancel(testCtx(t, 20*time.Second))
+	ctx, cancel := context.WithCancel(testutil.Context(t, 20*time.Second))
 	r := replay.New(replay.Config{Source: source(emu), Range: replay.Range{Until: time.Now().Add(time.Hour)}, Sink: rec, Policy: fastPolicy})
 	done := make(chan error, 1)
 	go func() { _, err := r.Run(ctx, context.Background()); done <- err }()

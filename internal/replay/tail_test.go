@@ -7,35 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/replay"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // tailStream is the fixed event sequence of the golden file: the 8x8 shapes
 // (doc §5.4), a day change, an unknown shape and an escape sequence.
@@ -64,8 +46,8 @@ func TestTailGolden(t *testing.T) {
 		c.set(base.Add(m.at))
 		emu.Publish("acme/event-v1/all", []byte(m.event))
 	}
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(testCtx(t, 20*time.Second))
+	out := &testutil.SyncBuffer{}
+	ctx, cancel := context.WithCancel(testutil.Context(t, 20*time.Second))
 	done := make(chan error, 1)
 	go func() {
 		done <- replay.Tail(ctx, replay.TailConfig{
@@ -73,7 +55,7 @@ func TestTailGolden(t *testing.T) {
 			Sink: &replay.Printer{Out: out},
 		})
 	}()
-	waitFor(t, 10*time.Second, "the last event", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the last event", func() bool {
 		return strings.Contains(out.String(), "ClientCheck") && strings.Contains(out.String(), "InteractionChanged")
 	})
 	cancel()
@@ -100,23 +82,12 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestTailTypesAndJSON(t *testing.T) {
 	t.Parallel()
 	emu, c := emulator(t, pulsartest.Config{})
 	ids := publish(emu, c, 6)
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(testCtx(t, 20*time.Second))
+	out := &testutil.SyncBuffer{}
+	ctx, cancel := context.WithCancel(testutil.Context(t, 20*time.Second))
 	done := make(chan error, 1)
 	go func() {
 		done <- replay.Tail(ctx, replay.TailConfig{
@@ -124,7 +95,7 @@ func TestTailTypesAndJSON(t *testing.T) {
 			Sink: &replay.Printer{Out: out, JSON: true},
 		})
 	}()
-	waitFor(t, 10*time.Second, "three envelopes", func() bool { return strings.Count(out.String(), "\n") >= 3 })
+	testutil.WaitFor(t, 10*time.Second, "three envelopes", func() bool { return strings.Count(out.String(), "\n") >= 3 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("tail: %v", err)
@@ -146,16 +117,16 @@ func TestTailLatestSeesOnlyNewEvents(t *testing.T) {
 	t.Parallel()
 	emu, c := emulator(t, pulsartest.Config{})
 	publish(emu, c, 3)
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(testCtx(t, 20*time.Second))
+	out := &testutil.SyncBuffer{}
+	ctx, cancel := context.WithCancel(testutil.Context(t, 20*time.Second))
 	done := make(chan error, 1)
 	go func() {
 		done <- replay.Tail(ctx, replay.TailConfig{Sources: []consumer.Config{source(emu)}, Policy: fastPolicy, Sink: &replay.Printer{Out: out}})
 	}()
 	// The probe handshake comes first, then the reader's.
-	waitFor(t, 10*time.Second, "the reader", func() bool { return emu.Stats().Handshakes[101] >= 2 && emu.Sessions() == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the reader", func() bool { return emu.Stats().Handshakes[101] >= 2 && emu.Sessions() == 1 })
 	emu.Publish("acme/event-v1/all", event(77, "InteractionDeleted"))
-	waitFor(t, 10*time.Second, "the new event", func() bool { return strings.Contains(out.String(), "int-77-") })
+	testutil.WaitFor(t, 10*time.Second, "the new event", func() bool { return strings.Contains(out.String(), "int-77-") })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("tail: %v", err)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamd/streamd/internal/health"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
 	"github.com/streamd/streamd/sink/sinktest"
@@ -278,7 +279,7 @@ func TestUnwritablePathBlocksThenRecovers(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- f.Write(ctx, sinktest.Events(1, 2)) }()
-	waitFor(t, "sink not ready", func() bool { return len(h.NotReady()) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "sink not ready", func() bool { return len(h.NotReady()) == 1 })
 	if nr := h.NotReady()[0]; !strings.Contains(nr, "sink file: open file sink:") {
 		t.Errorf("reason = %q", nr)
 	}
@@ -333,7 +334,7 @@ func TestRemovedDirectoryBlocksUntilRecreated(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- f.Write(ctx, sinktest.Events(1, 2)) }()
-	waitFor(t, "sink not ready", func() bool { return len(h.NotReady()) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "sink not ready", func() bool { return len(h.NotReady()) == 1 })
 	if nr := h.NotReady()[0]; !strings.Contains(nr, path) {
 		t.Errorf("reason %q does not name %s", nr, path)
 	}
@@ -354,19 +355,6 @@ func TestRemovedDirectoryBlocksUntilRecreated(t *testing.T) {
 	}
 	if got := strings.Join(readLines(t, path), ","); got != eventLine(2) {
 		t.Errorf("file = %s, want id 2", got)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/nats"
 )
 
@@ -76,19 +77,19 @@ func checkAuth(t *testing.T, ts *natstest.Server, good, bad nats.Config) {
 	good.JetStream, good.Stream = true, "EVENTS"
 	s := openSink(t, good)
 	evs := testEvents(5, "persistent://acme/default/events")
-	if err := s.Write(testCtx(t, 5*time.Second), evs); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), evs); err != nil {
 		t.Fatalf("Write with good credentials: %v", err)
 	}
-	if err := s.Ping(testCtx(t, 5*time.Second)); err != nil {
+	if err := s.Ping(testutil.Context(t, 5*time.Second)); err != nil {
 		t.Errorf("Ping with good credentials: %v", err)
 	}
 	bad.ReconnectWait = 20 * time.Millisecond
 	b := openSink(t, bad)
-	err := b.Ping(testCtx(t, time.Second))
+	err := b.Ping(testutil.Context(t, time.Second))
 	if err == nil {
 		t.Fatal("Ping with bad credentials succeeded")
 	}
-	if err := b.Write(testCtx(t, time.Second), evs); err == nil {
+	if err := b.Write(testutil.Context(t, time.Second), evs); err == nil {
 		t.Error("Write with bad credentials succeeded")
 	}
 	for _, secret := range []string{bad.Password, bad.Token} {
@@ -115,14 +116,14 @@ func TestMutualTLS(t *testing.T) {
 	url := strings.Replace(ts.URL(), "nats://", "tls://", 1)
 
 	s := openSink(t, nats.Config{URL: url, TLSCAFile: p("ca.pem"), TLSCertFile: p("client.pem"), TLSKeyFile: p("client-key.pem")})
-	if err := s.Write(testCtx(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err != nil {
 		t.Fatalf("Write over mutual TLS: %v", err)
 	}
 	noCert := openSink(t, nats.Config{URL: url, TLSCAFile: p("ca.pem"), ReconnectWait: 20 * time.Millisecond})
-	if err := noCert.Ping(testCtx(t, time.Second)); err == nil {
+	if err := noCert.Ping(testutil.Context(t, time.Second)); err == nil {
 		t.Error("Ping without a client certificate succeeded")
 	}
-	if _, err := nats.Open(testCtx(t, time.Second), nats.Config{URL: url, TLSCertFile: p("client.pem")}); err == nil {
+	if _, err := nats.Open(testutil.Context(t, time.Second), nats.Config{URL: url, TLSCertFile: p("client.pem")}); err == nil {
 		t.Error("Open with a certificate but no key succeeded")
 	}
 }

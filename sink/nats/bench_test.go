@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/nats"
 )
 
@@ -31,7 +32,7 @@ func benchWrite(b *testing.B, s *nats.Sink) {
 			n := min(b.N*size, 200_000)
 			n -= n % size
 			evs := testEvents(n, fmt.Sprintf("persistent://acme/default/bench-%d-%d", size, b.N))
-			ctx := testCtx(b, 10*time.Minute)
+			ctx := testutil.Context(b, 10*time.Minute)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -10,13 +10,14 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
 
 func openSink(t testing.TB, cfg nats.Config) *nats.Sink {
 	t.Helper()
-	s, err := nats.Open(testCtx(t, 10*time.Second), cfg)
+	s, err := nats.Open(testutil.Context(t, 10*time.Second), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -48,10 +49,10 @@ func TestCoreDeliversEveryEventWithHeaders(t *testing.T) {
 	s := openSink(t, nats.Config{URL: ts.URL(), Subject: "ev.{tenant}.{namespace}.{topic}.{type}", Name: "streamd-test"})
 
 	evs := testEvents(60, "persistent://ac.me/cc ns/events")
-	if err := s.Write(testCtx(t, 5*time.Second), evs[:1]); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), evs[:1]); err != nil {
 		t.Fatalf("Write 1: %v", err)
 	}
-	if err := s.Write(testCtx(t, 5*time.Second), evs[1:]); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), evs[1:]); err != nil {
 		t.Fatalf("Write rest: %v", err)
 	}
 	for i, e := range evs {
@@ -64,7 +65,7 @@ func TestCoreDeliversEveryEventWithHeaders(t *testing.T) {
 			t.Errorf("core message has %s %q", nats.HeaderMsgID, got)
 		}
 	}
-	if err := s.Ping(testCtx(t, 5*time.Second)); err != nil {
+	if err := s.Ping(testutil.Context(t, 5*time.Second)); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
 }
@@ -108,26 +109,26 @@ func TestCoreOutageFailsThenRecovers(t *testing.T) {
 	ts := natstest.Run(t, nil)
 	s := openSink(t, nats.Config{URL: ts.URL(), ReconnectWait: 20 * time.Millisecond})
 	evs := testEvents(10, "persistent://acme/default/events")
-	if err := s.Write(testCtx(t, 5*time.Second), evs); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), evs); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	ts.Stop()
 	start := time.Now()
-	if err := s.Write(testCtx(t, time.Second), evs); err == nil {
+	if err := s.Write(testutil.Context(t, time.Second), evs); err == nil {
 		t.Fatal("Write with the server down succeeded")
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("failing Write took %v", d)
 	}
-	if err := s.Ping(testCtx(t, time.Second)); err == nil {
+	if err := s.Ping(testutil.Context(t, time.Second)); err == nil {
 		t.Error("Ping with the server down succeeded")
 	}
 	if err := ts.Start(); err != nil {
 		t.Fatal(err)
 	}
 	sub := subscribe(t, ts.URL(), "8x8.>")
-	waitFor(t, 10*time.Second, "write after restart", func() bool {
-		return s.Write(testCtx(t, time.Second), evs) == nil
+	testutil.WaitFor(t, 10*time.Second, "write after restart", func() bool {
+		return s.Write(testutil.Context(t, time.Second), evs) == nil
 	})
 	for i := range evs {
 		if _, err := sub.NextMsg(5 * time.Second); err != nil {
@@ -142,14 +143,14 @@ func TestOpenWhileServerDown(t *testing.T) {
 	ts.Stop()
 	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS", ReconnectWait: 20 * time.Millisecond})
 	evs := testEvents(5, "persistent://acme/default/events")
-	if err := s.Write(testCtx(t, time.Second), evs); err == nil {
+	if err := s.Write(testutil.Context(t, time.Second), evs); err == nil {
 		t.Fatal("Write before the server is up succeeded")
 	}
 	if err := ts.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "write after server start", func() bool {
-		return s.Write(testCtx(t, time.Second), evs) == nil
+	testutil.WaitFor(t, 10*time.Second, "write after server start", func() bool {
+		return s.Write(testutil.Context(t, time.Second), evs) == nil
 	})
 	if n := streamMsgs(t, ts.URL(), "EVENTS"); n != uint64(len(evs)) {
 		t.Errorf("stream has %d messages, want %d", n, len(evs))
@@ -159,16 +160,16 @@ func TestOpenWhileServerDown(t *testing.T) {
 func TestCloseIsIdempotent(t *testing.T) {
 	t.Parallel()
 	ts := natstest.Run(t, nil)
-	s, err := nats.Open(testCtx(t, 5*time.Second), nats.Config{URL: ts.URL()})
+	s, err := nats.Open(testutil.Context(t, 5*time.Second), nats.Config{URL: ts.URL()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	for range 2 {
-		if err := s.Close(testCtx(t, 5*time.Second)); err != nil {
+		if err := s.Close(testutil.Context(t, 5*time.Second)); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	}
-	err = s.Write(testCtx(t, time.Second), testEvents(1, "persistent://a/b/c"))
+	err = s.Write(testutil.Context(t, time.Second), testEvents(1, "persistent://a/b/c"))
 	if !errors.Is(err, sink.ErrClosed) {
 		t.Errorf("Write after Close = %v, want ErrClosed", err)
 	}
@@ -178,12 +179,12 @@ func TestCloseWhileServerDown(t *testing.T) {
 	t.Parallel()
 	ts := natstest.Run(t, nil)
 	ts.Stop()
-	s, err := nats.Open(testCtx(t, 5*time.Second), nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
+	s, err := nats.Open(testutil.Context(t, 5*time.Second), nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
 	if err != nil {
 		t.Fatalf("Open with the server down: %v", err)
 	}
 	start := time.Now()
-	if err := s.Close(testCtx(t, 5*time.Second)); err != nil {
+	if err := s.Close(testutil.Context(t, 5*time.Second)); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
@@ -64,7 +65,7 @@ func (w *writer) halt() {
 // okAfter waits until a Write succeeded after t0 and returns how long after.
 func (w *writer) okAfter(t *testing.T, t0 time.Time, limit time.Duration) time.Duration {
 	t.Helper()
-	waitFor(t, 2*limit, "a successful write", func() bool { return w.lastOK.Load() > t0.UnixNano() })
+	testutil.WaitFor(t, 2*limit, "a successful write", func() bool { return w.lastOK.Load() > t0.UnixNano() })
 	return time.Unix(0, w.lastOK.Load()).Sub(t0)
 }
 
@@ -79,9 +80,9 @@ func TestJetStreamRecreatesDeletedStreamUnderCoreSubscriber(t *testing.T) {
 	subscribe(t, ts.URL(), "8x8.>")
 	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
 	w := startWriter(t, s, "persistent://acme/default/events")
-	waitFor(t, 10*time.Second, "first writes", func() bool { return w.next.Load() >= 10 })
+	testutil.WaitFor(t, 10*time.Second, "first writes", func() bool { return w.next.Load() >= 10 })
 
-	if err := jsClient(t, ts.URL()).DeleteStream(testCtx(t, 5*time.Second), "EVENTS"); err != nil {
+	if err := jsClient(t, ts.URL()).DeleteStream(testutil.Context(t, 5*time.Second), "EVENTS"); err != nil {
 		t.Fatalf("delete stream: %v", err)
 	}
 	deleted := time.Now()
@@ -91,7 +92,7 @@ func TestJetStreamRecreatesDeletedStreamUnderCoreSubscriber(t *testing.T) {
 		t.Errorf("stalled %v after the stream was deleted, want < 5s", stalled)
 	}
 	from := w.next.Load()
-	waitFor(t, 10*time.Second, "more writes", func() bool { return w.next.Load() >= from+5 })
+	testutil.WaitFor(t, 10*time.Second, "more writes", func() bool { return w.next.Load() >= from+5 })
 	w.halt()
 	if n := streamMsgs(t, ts.URL(), "EVENTS"); n == 0 {
 		t.Error("recreated stream is empty")
@@ -116,7 +117,7 @@ func TestJetStreamLameDuckRestart(t *testing.T) {
 	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS", ReconnectWait: 50 * time.Millisecond})
 	subscribe(t, ts.URL(), "$JS.API.STREAM.INFO.>")
 	w := startWriter(t, s, "persistent://acme/default/events")
-	waitFor(t, 10*time.Second, "first writes", func() bool { return w.next.Load() >= 10 })
+	testutil.WaitFor(t, 10*time.Second, "first writes", func() bool { return w.next.Load() >= 10 })
 
 	ts.LameDuck()
 	if err := ts.Start(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
@@ -33,7 +34,7 @@ func jsClient(t testing.TB, url string) jetstream.JetStream {
 
 func streamInfo(t testing.TB, url, name string) *jetstream.StreamInfo {
 	t.Helper()
-	ctx := testCtx(t, 5*time.Second)
+	ctx := testutil.Context(t, 5*time.Second)
 	str, err := jsClient(t, url).Stream(ctx, name)
 	if err != nil {
 		t.Fatalf("get stream %s: %v", name, err)
@@ -54,7 +55,7 @@ func streamMsgs(t testing.TB, url, name string) uint64 {
 // failing on a repeated id.
 func streamContent(t testing.TB, url, name string) map[string]*jetstream.RawStreamMsg {
 	t.Helper()
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	info := streamInfo(t, url, name)
 	str, err := jsClient(t, url).Stream(ctx, name)
 	if err != nil {
@@ -111,15 +112,15 @@ func TestJetStreamCreatesStreamAndDeduplicates(t *testing.T) {
 	}
 	evs := testEvents(300, "persistent://acme/default/events")
 	for range 2 {
-		if err := s.Write(testCtx(t, 10*time.Second), evs); err != nil {
+		if err := s.Write(testutil.Context(t, 10*time.Second), evs); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
 	}
-	if err := s.Write(testCtx(t, 10*time.Second), evs[100:150]); err != nil {
+	if err := s.Write(testutil.Context(t, 10*time.Second), evs[100:150]); err != nil {
 		t.Fatalf("Write part again: %v", err)
 	}
 	checkStream(t, ts.URL(), "EVENTS", evs)
-	if err := s.Ping(testCtx(t, 5*time.Second)); err != nil {
+	if err := s.Ping(testutil.Context(t, 5*time.Second)); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
 }
@@ -127,7 +128,7 @@ func TestJetStreamCreatesStreamAndDeduplicates(t *testing.T) {
 func TestJetStreamKeepsExistingStream(t *testing.T) {
 	t.Parallel()
 	ts := natstest.Run(t, nil)
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	existing := jetstream.StreamConfig{
 		Name: "EXISTING", Subjects: []string{"8x8.>"}, Storage: jetstream.MemoryStorage,
 		Duplicates: 10 * time.Second, MaxMsgs: 10000,
@@ -152,7 +153,7 @@ func TestJetStreamKeepsExistingStream(t *testing.T) {
 func TestJetStreamRejectsStreamNotCoveringSubjects(t *testing.T) {
 	t.Parallel()
 	ts := natstest.Run(t, nil)
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	if _, err := jsClient(t, ts.URL()).CreateStream(ctx, jetstream.StreamConfig{Name: "NARROW", Subjects: []string{"8x8.acme.*"}}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
@@ -170,7 +171,7 @@ func TestJetStreamWithoutStreamFails(t *testing.T) {
 	t.Parallel()
 	ts := natstest.Run(t, nil)
 	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true})
-	if err := s.Write(testCtx(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err == nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err == nil {
 		t.Error("Write with no stream for the subjects succeeded")
 	}
 }
@@ -187,7 +188,7 @@ func TestJetStreamConcurrentWritesSmallWindow(t *testing.T) {
 		all = append(all, evs...)
 		wg.Go(func() {
 			for i := 0; i < len(evs); i += 50 {
-				if err := s.Write(testCtx(t, 10*time.Second), evs[i:i+50]); err != nil {
+				if err := s.Write(testutil.Context(t, 10*time.Second), evs[i:i+50]); err != nil {
 					errs <- err
 					return
 				}
@@ -218,16 +219,16 @@ func TestJetStreamRecreatesDeletedStream(t *testing.T) {
 	ts := natstest.Run(t, nil)
 	s := openSink(t, nats.Config{URL: ts.URL(), JetStream: true, Stream: "EVENTS"})
 	evs := testEvents(10, "persistent://acme/default/events")
-	if err := s.Write(testCtx(t, 5*time.Second), evs[:5]); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), evs[:5]); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	if err := jsClient(t, ts.URL()).DeleteStream(testCtx(t, 5*time.Second), "EVENTS"); err != nil {
+	if err := jsClient(t, ts.URL()).DeleteStream(testutil.Context(t, 5*time.Second), "EVENTS"); err != nil {
 		t.Fatalf("delete stream: %v", err)
 	}
-	if err := s.Write(testCtx(t, 5*time.Second), evs[5:]); err == nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), evs[5:]); err == nil {
 		t.Fatal("Write to a deleted stream succeeded")
 	}
-	if err := s.Write(testCtx(t, 5*time.Second), evs[5:]); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), evs[5:]); err != nil {
 		t.Fatalf("Write after the stream was deleted: %v", err)
 	}
 	checkStream(t, ts.URL(), "EVENTS", evs[5:])

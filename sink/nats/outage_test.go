@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
@@ -54,9 +55,9 @@ func TestJetStreamOutageExactlyOnce(t *testing.T) {
 		}
 	}()
 
-	waitFor(t, 20*time.Second, "first batches", func() bool { return written.Load() >= total/4 })
+	testutil.WaitFor(t, 20*time.Second, "first batches", func() bool { return written.Load() >= total/4 })
 	ts.Stop()
-	waitFor(t, 20*time.Second, "writes to fail", func() bool { return failures.Load() >= 3 })
+	testutil.WaitFor(t, 20*time.Second, "writes to fail", func() bool { return failures.Load() >= 3 })
 	stalled := written.Load()
 	if err := ts.Start(); err != nil {
 		t.Fatal(err)

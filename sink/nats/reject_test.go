@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/nats"
 )
@@ -54,7 +55,7 @@ func TestCoreRejectsUndeliverableEventsForGood(t *testing.T) {
 	sub := subscribe(t, ts.URL(), ">")
 	s := openSink(t, nats.Config{URL: ts.URL(), Subject: "ev.{topic}.{type}"})
 	evs := poison()
-	checkRejected(t, s.Write(testCtx(t, 5*time.Second), evs))
+	checkRejected(t, s.Write(testutil.Context(t, 5*time.Second), evs))
 	for _, i := range []int{0, 2, 3, 5} {
 		m, err := sub.NextMsg(5 * time.Second)
 		if err != nil {
@@ -64,7 +65,7 @@ func TestCoreRejectsUndeliverableEventsForGood(t *testing.T) {
 			t.Errorf("message %s, want event %d", got, i)
 		}
 	}
-	if err := s.Write(testCtx(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err != nil {
 		t.Errorf("Write after the rejections: %v", err)
 	}
 }
@@ -74,14 +75,14 @@ func TestJetStreamRejectsUndeliverableEventsForGood(t *testing.T) {
 	ts := natstest.Run(t, smallPayload)
 	s := openSink(t, nats.Config{URL: ts.URL(), Subject: "ev.{topic}.{type}", JetStream: true, Stream: "EVENTS"})
 	evs := poison()
-	checkRejected(t, s.Write(testCtx(t, 5*time.Second), evs))
+	checkRejected(t, s.Write(testutil.Context(t, 5*time.Second), evs))
 	got := streamContent(t, ts.URL(), "EVENTS")
 	for i, e := range evs {
 		if _, ok := got[nats.MsgID(e)]; ok != (i != 1 && i != 4) {
 			t.Errorf("event %d stored = %v", i, ok)
 		}
 	}
-	if err := s.Write(testCtx(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err != nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), testEvents(3, "persistent://a/b/c")); err != nil {
 		t.Errorf("Write after the rejections: %v", err)
 	}
 }
@@ -97,12 +98,12 @@ func TestClosedConnectionIsRecreated(t *testing.T) {
 	sub := subscribe(t, ts.URL(), ">")
 	s := openSink(t, nats.Config{URL: ts.URL(), Subject: "ev.{topic}.{type}", ReconnectWait: 20 * time.Millisecond})
 	long := testEvents(1, "persistent://acme/default/"+strings.Repeat("t", 2000))
-	if err := s.Write(testCtx(t, 5*time.Second), long); err == nil {
+	if err := s.Write(testutil.Context(t, 5*time.Second), long); err == nil {
 		t.Fatal("Write of a subject over the server's control line succeeded")
 	}
 	evs := testEvents(3, "persistent://acme/default/events")
-	waitFor(t, 5*time.Second, "a write on a new connection", func() bool {
-		return s.Write(testCtx(t, 5*time.Second), evs) == nil
+	testutil.WaitFor(t, 5*time.Second, "a write on a new connection", func() bool {
+		return s.Write(testutil.Context(t, 5*time.Second), evs) == nil
 	})
 	if _, err := sub.NextMsg(5 * time.Second); err != nil {
 		t.Fatalf("no message after the connection was recreated: %v", err)
@@ -115,7 +116,7 @@ func TestClosedConnectionIsRecreated(t *testing.T) {
 func TestJetStreamRejectsMessageOverStreamLimit(t *testing.T) {
 	t.Parallel()
 	ts := natstest.Run(t, nil)
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	cfg := jetstream.StreamConfig{Name: "SMALL", Subjects: []string{"8x8.>"}, MaxMsgSize: 1024}
 	if _, err := jsClient(t, ts.URL()).CreateStream(ctx, cfg); err != nil {
 		t.Fatalf("create stream: %v", err)
