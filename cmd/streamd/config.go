@@ -80,8 +80,10 @@ type Config struct {
 	NATSDuplicateWindow time.Duration `envconfig:"STREAMD_NATS_DUPLICATE_WINDOW" default:"2m" desc:"nats: duplicate window of a stream streamd creates"`
 	NATSMaxInflight     int           `envconfig:"STREAMD_NATS_MAX_INFLIGHT" default:"256" desc:"nats: JetStream publishes awaiting PubAck"`
 
-	EmulatorAddr string  `envconfig:"STREAMD_EMULATOR_ADDR" default:"127.0.0.1:8765" desc:"emulate: listen address of the emulator"`
-	EmulatorRate float64 `envconfig:"STREAMD_EMULATOR_RATE" default:"5" desc:"demo/emulate: generated events per second"`
+	EmulatorAddr      string        `envconfig:"STREAMD_EMULATOR_ADDR" default:"127.0.0.1:8765" desc:"emulate: listen address of the emulator"`
+	EmulatorRate      float64       `envconfig:"STREAMD_EMULATOR_RATE" default:"5" desc:"demo/emulate: generated events per second"`
+	EmulatorRetain    int           `envconfig:"STREAMD_EMULATOR_RETAIN" default:"5000" desc:"demo/emulate: messages kept per topic, oldest dropped first; 0 = no count limit"`
+	EmulatorRetainFor time.Duration `envconfig:"STREAMD_EMULATOR_RETAIN_FOR" default:"1h" desc:"demo/emulate: messages older than this are dropped; 0 = no age limit"`
 
 	derived // set by loadConfig from validate's result
 }

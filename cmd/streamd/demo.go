@@ -16,8 +16,8 @@ const demoKey = "eght_demo_key_not_a_secret"
 // demo starts the emulator on loopback and runs the real pipeline against
 // it: the same code path as `streamd run`, no 8x8 account needed.
 func (m *Main) demo(ctx context.Context, _ []string, signals <-chan os.Signal) error {
-	var ec emulatorConfig
-	if err := processEnv(&ec); err != nil {
+	ec, err := loadEmulatorConfig()
+	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -26,7 +26,13 @@ func (m *Main) demo(ctx context.Context, _ []string, signals <-chan os.Signal) e
 	}
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	emu, done := startEmulator(ectx, ln, emulatorOptions{tenant: "demo", key: demoKey, rate: ec.Rate})
+	emu, done := startEmulator(ectx, ln, emulatorOptions{
+		tenant:    "demo",
+		key:       demoKey,
+		rate:      ec.Rate,
+		retain:    ec.Retain,
+		retainFor: ec.RetainFor,
+	})
 	defer func() { cancel(); <-done }()
 	// A short backlog so events appear at once.
 	g := pulsartest.NewGenerator("demo", time.Now().UnixNano())

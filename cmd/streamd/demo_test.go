@@ -76,3 +76,24 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q", p.code, p.stdout.String())
 	}
 }
+
+// TestEmulateRetention: `emulate` bounds its memory with
+// STREAMD_EMULATOR_RETAIN and STREAMD_EMULATOR_RETAIN_FOR, says so at start,
+// and rejects negative values with exit 78 naming the variable.
+func TestEmulateRetention(t *testing.T) {
+	t.Parallel()
+	for _, bad := range [][2]string{{"STREAMD_EMULATOR_RETAIN", "-1"}, {"STREAMD_EMULATOR_RETAIN_FOR", "-1s"}} {
+		p := run(t, baseEnv(t).with("STREAMD_EMULATOR_ADDR", "127.0.0.1:0", bad[0], bad[1]), "emulate")
+		if p.code != exitConfig || !strings.Contains(p.stderr.String(), bad[0]) {
+			t.Errorf("%s=%s: exit %d, want %d naming the variable:\n%s", bad[0], bad[1], p.code, exitConfig, p.stderr.String())
+		}
+	}
+
+	p := start(t, baseEnv(t).with("STREAMD_EMULATOR_ADDR", "127.0.0.1:0", "STREAMD_LOG_FORMAT", "json",
+		"STREAMD_EMULATOR_RETAIN", "7", "STREAMD_EMULATOR_RETAIN_FOR", "90s"), "emulate")
+	p.waitLog(15*time.Second, `"retain":7,"retain_for":"1m30s"`)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(15 * time.Second); code != exitOK {
+		t.Fatalf("exit %d after SIGTERM, want 0", code)
+	}
+}
