@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // TestMonitoringQueriesUseRealMetrics: every PromQL query of the shipped
@@ -61,7 +63,7 @@ func scrapeDemo(t *testing.T) map[string][]string {
 	p.waitLog(15*time.Second, `"serving metrics and health"`)
 	addr := logField(t, p.stderr.String(), "serving metrics and health", "addr")
 	var exposed map[string][]string
-	waitFor(t, 20*time.Second, "checkpoint age, lag and sink latency on /metrics", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "checkpoint age, lag and sink latency on /metrics", func() bool {
 		exposed = scrape(t, "http://"+addr+"/metrics")
 		for _, m := range []string{"streamd_checkpoint_age_seconds", "streamd_lag_seconds", "streamd_sink_write_duration_seconds_bucket"} {
 			if _, ok := exposed[m]; !ok {

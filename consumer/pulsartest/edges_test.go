@@ -1,7 +1,6 @@
 package pulsartest_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,13 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // TestWrongTenant: 8x8 answers a tenant the key does not belong to with
@@ -108,25 +107,11 @@ func TestUnknownNamespace(t *testing.T) {
 	}
 }
 
-// logBuffer collects JSON log records.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// records returns the records whose msg is msg.
-func (l *logBuffer) records(t *testing.T, msg string) []map[string]any {
+// logRecords returns the JSON log records in l whose msg is msg.
+func logRecords(t *testing.T, l *testutil.SyncBuffer, msg string) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range l.Lines() {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
@@ -138,13 +123,7 @@ func (l *logBuffer) records(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func logTo(l *logBuffer) *slog.Logger {
+func logTo(l *testutil.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -153,7 +132,7 @@ func logTo(l *logBuffer) *slog.Logger {
 // never the credential.
 func TestLogsRefusalsAndCloses(t *testing.T) {
 	t.Parallel()
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	s := pulsartest.Start(t, pulsartest.Config{
 		Keys: []string{key}, Tenants: []string{tenant}, IdleTimeout: 200 * time.Millisecond, Logger: logTo(&logs),
 	})
@@ -170,7 +149,7 @@ func TestLogsRefusalsAndCloses(t *testing.T) {
 	for _, r := range refusals {
 		status(t, s, r.path, "", r.h)
 	}
-	recs := logs.records(t, "pulsartest: handshake refused")
+	recs := logRecords(t, &logs, "pulsartest: handshake refused")
 	for want := range refusals {
 		found := false
 		for _, rec := range recs {
@@ -190,11 +169,11 @@ func TestLogsRefusalsAndCloses(t *testing.T) {
 	if err := cl.c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatalf("client close: %v", err)
 	}
-	if err := s.WaitSessions(ctxT(t), 0); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 0); err != nil {
 		t.Fatal(err)
 	}
 	var byServer, byClient bool
-	for _, rec := range logs.records(t, "pulsartest: session closed") {
+	for _, rec := range logRecords(t, &logs, "pulsartest: session closed") {
 		byServer = byServer || rec["closed_by"] == "server" && rec["reason"] == "Idle timeout" && rec["code"] == 1001.0
 		byClient = byClient || rec["closed_by"] == "client" && rec["reason"] == "bye" && rec["code"] == 1000.0 &&
 			rec["kind"] == "consumer" && rec["subscription"] == "streamd"
@@ -202,7 +181,7 @@ func TestLogsRefusalsAndCloses(t *testing.T) {
 	if !byServer || !byClient {
 		t.Errorf("closes not logged (idle by server %v, by client %v):\n%s", byServer, byClient, logs.String())
 	}
-	if n := len(logs.records(t, "pulsartest: session opened")); n != 2 {
+	if n := len(logRecords(t, &logs, "pulsartest: session opened")); n != 2 {
 		t.Errorf("%d sessions logged as opened, want 2", n)
 	}
 	if strings.Contains(logs.String(), key) {
@@ -220,7 +199,7 @@ func TestShutdownSendsCloseFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	s := pulsartest.New(pulsartest.Config{Logger: logTo(&logs)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -228,13 +207,13 @@ func TestShutdownSendsCloseFrame(t *testing.T) {
 	base := "ws://" + ln.Addr().String()
 	var clients []*client
 	for _, p := range []string{readerP, consumerP, "/ws/v2/consumer/persistent/acme/event-v1/all/other"} {
-		c, _, err := websocket.Dial(ctxT(t), base+p, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {key}}})
+		c, _, err := websocket.Dial(testutil.Context(t, wait), base+p, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {key}}})
 		if err != nil {
 			t.Fatalf("dial %s: %v", p, err)
 		}
 		clients = append(clients, newClient(t, c))
 	}
-	if err := s.WaitSessions(ctxT(t), 3); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 3); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -253,7 +232,7 @@ func TestShutdownSendsCloseFrame(t *testing.T) {
 	if st := s.Stats(); st.Closes[websocket.StatusGoingAway] != 3 {
 		t.Errorf("closes %v", st.Closes)
 	}
-	if n := len(logs.records(t, "pulsartest: shutting down")); n != 1 {
+	if n := len(logRecords(t, &logs, "pulsartest: shutting down")); n != 1 {
 		t.Errorf("shutdown logged %d times", n)
 	}
 }
@@ -264,7 +243,7 @@ func TestShutdownDropsStalled(t *testing.T) {
 	t.Parallel()
 	s := pulsartest.Start(t, pulsartest.Config{})
 	cl := dial(t, s, readerP, nil)
-	if err := s.WaitSessions(ctxT(t), 1); err != nil {
+	if err := s.WaitSessions(testutil.Context(t, wait), 1); err != nil {
 		t.Fatal(err)
 	}
 	s.Stall()
