@@ -104,7 +104,7 @@ func CredentialKind(cred string) (string, error) {
 		return "", errors.New("credential has leading or trailing whitespace")
 	case strings.HasPrefix(cred, "eght_"):
 		if len(cred) < 10 {
-			return "", errors.New("Admin Console key is too short")
+			return "", errors.New("the Admin Console key is too short")
 		}
 		return "Admin Console API key", nil
 	}
@@ -114,7 +114,7 @@ func CredentialKind(cred string) (string, error) {
 	}
 	user, pass, ok := strings.Cut(string(raw), ":")
 	if !ok || user == "" || pass == "" {
-		return "", errors.New("Contact Center token does not decode to user:password")
+		return "", errors.New("the Contact Center token does not decode to user:password")
 	}
 	return "Contact Center token", nil
 }

@@ -18,7 +18,7 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(level))
 	if format == "text" || format == "auto" && isTerminal(w) {
-		return slog.New(tint.NewHandler(w, &tint.Options{
+		return slog.New(tint.NewTextHandler(w, &tint.Options{
 			Level:       lvl,
 			TimeFormat:  time.TimeOnly,
 			NoColor:     format == "text" && !isTerminal(w),
