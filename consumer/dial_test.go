@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink/sinktest"
 )
@@ -66,7 +67,7 @@ func TestHandshakeRedirectIsNeverFollowed(t *testing.T) {
 		t.Run(string(auth), func(t *testing.T) {
 			cfg := consumer.Config{Endpoint: "ws" + strings.TrimPrefix(first.URL, "http"), Tenant: tenant, Topic: "all",
 				Auth: auth, Credential: apiKey}
-			conn, err := consumer.Dial(ctxT(t), cfg, "earliest")
+			conn, err := consumer.Dial(testutil.Context(t, wait), cfg, "earliest")
 			if err == nil {
 				conn.CloseNow()
 				t.Fatal("Dial succeeded through a redirect")
@@ -130,13 +131,13 @@ func TestReconnectReachesTheCurrentAddress(t *testing.T) {
 	cfg.HTTPClient = &http.Client{Transport: tr}
 	run(t, cfg, opts)
 
-	waitFor(t, "three refused handshakes", func() bool { return unavailable.Load() >= 3 })
+	testutil.WaitFor(t, wait, "three refused handshakes", func() bool { return unavailable.Load() >= 3 })
 	if d, n := dials.Load(), unavailable.Load(); d < n {
 		t.Fatalf("%d handshakes over %d connections: a pooled connection was reused after a failure", n, d)
 	}
 	newAddr := strings.TrimPrefix(srv.URL(), "ws://")
 	current.Store(&newAddr)
-	if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 		t.Fatalf("never reached the new address (%d refused handshakes, %d dials): %v", unavailable.Load(), dials.Load(), err)
 	}
 }

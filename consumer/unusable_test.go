@@ -7,6 +7,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -57,7 +58,7 @@ func TestUnusableFramesDeadLetteredAndAcked(t *testing.T) {
 					"not-an-id", "message_id", "not a Pulsar MessageIdData", false, true})
 			}
 			r := run(t, cfg, opts)
-			if err := srv.WaitSessions(ctxT(t), 1); err != nil {
+			if err := srv.WaitSessions(testutil.Context(t, wait), 1); err != nil {
 				t.Fatal(err)
 			}
 
@@ -72,12 +73,12 @@ func TestUnusableFramesDeadLetteredAndAcked(t *testing.T) {
 			}
 			ids := publish(srv, pulsartest.NewGenerator(tenant, 51), allTopic, 10)
 			wantAcks += len(ids)
-			if err := rec.WaitCount(ctxT(t), len(ids)); err != nil {
+			if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
 				t.Fatalf("window leaked: delivered %d of %d: %v", rec.Count(), len(ids), err)
 			}
 			sameIDs(t, "recorder", rec.IDs(), ids)
 
-			waitFor(t, "every ack on the wire", func() bool { return srv.Stats().AcksReceived >= wantAcks })
+			testutil.WaitFor(t, wait, "every ack on the wire", func() bool { return srv.Stats().AcksReceived >= wantAcks })
 			if got, wire := r.topic.Acked(), srv.Stats().AcksReceived; got != int64(wire) || wire != wantAcks {
 				t.Errorf("Topic.Acked() = %d, the emulator received %d acks, want %d", got, wire, wantAcks)
 			}

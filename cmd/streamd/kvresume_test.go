@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 	natssink "github.com/streamd/streamd/sink/nats"
 )
 
@@ -103,7 +104,7 @@ type resumeLine struct {
 func findResume(t *testing.T, p *proc) resumeLine {
 	t.Helper()
 	p.waitLog(30*time.Second, "resuming from the checkpoint in the bucket")
-	for _, l := range p.stderr.lines() {
+	for _, l := range p.stderr.Lines() {
 		var r resumeLine
 		if json.Unmarshal([]byte(l), &r) == nil && strings.HasPrefix(r.Msg, "resuming from the checkpoint in the bucket") {
 			return r
@@ -132,11 +133,11 @@ func statelessKillRun(t *testing.T, natsURL string, midRun func(), kv ...string)
 	first := start(t, statelessEnv(t, emu, natsURL, kv...), "run")
 	first.waitLog(20*time.Second, "ready: first handshake succeeded")
 	pub := publish(t, emu, total, 5, 10*time.Millisecond) // 500/s for 6s
-	waitFor(t, 30*time.Second, "a quarter stored", func() bool { return storedCount(js) >= total/4 || first.exited() })
+	testutil.WaitFor(t, 30*time.Second, "a quarter stored", func() bool { return storedCount(js) >= total/4 || first.exited() })
 	if midRun != nil {
 		midRun()
 	}
-	waitFor(t, 60*time.Second, "half stored", func() bool { return storedCount(js) >= total/2 || first.exited() })
+	testutil.WaitFor(t, 60*time.Second, "half stored", func() bool { return storedCount(js) >= total/2 || first.exited() })
 	first.signal(syscall.SIGKILL)
 	if code := first.wait(20 * time.Second); code != -1 {
 		t.Fatalf("exit %d after SIGKILL", code)
@@ -145,8 +146,8 @@ func statelessKillRun(t *testing.T, natsURL string, midRun func(), kv ...string)
 
 	second := start(t, statelessEnv(t, emu, natsURL, kv...), "run")
 	r := findResume(t, second)
-	waitFor(t, 60*time.Second, "publisher done", pub.finished)
-	waitFor(t, 60*time.Second, "every event stored", func() bool { return storedCount(js) >= total || second.exited() })
+	testutil.WaitFor(t, 60*time.Second, "publisher done", pub.finished)
+	testutil.WaitFor(t, 60*time.Second, "every event stored", func() bool { return storedCount(js) >= total || second.exited() })
 	second.signal(syscall.SIGTERM)
 	if code := second.wait(20 * time.Second); code != exitOK {
 		t.Fatalf("second run: exit %d after SIGTERM, want 0", code)
@@ -219,7 +220,7 @@ func TestClusterNodeLossAndKill(t *testing.T) {
 			t.Fatal("no node has streamd's connection")
 		}
 		before := storedCount(js)
-		waitFor(t, 60*time.Second, "progress after the node stop", func() bool { return storedCount(js) >= before+50 })
+		testutil.WaitFor(t, 60*time.Second, "progress after the node stop", func() bool { return storedCount(js) >= before+50 })
 		t.Logf("stopped node %s (streamd's sink connection) in %v; 50 more events stored %v after the stop",
 			stopped, stoppedIn, time.Since(start).Round(time.Millisecond))
 	}, "STREAMD_CHECKPOINT_REPLICAS", "3")

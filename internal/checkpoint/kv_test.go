@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamd/streamd/internal/checkpoint"
 	"github.com/streamd/streamd/internal/natstest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // compareInts orders the test's ids, decimal numbers.
@@ -30,18 +31,12 @@ func compareInts(a, b string) (int, error) {
 	return x - y, nil
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // jsConn opens its own connection to url, as a separate process would.
 func jsConn(t *testing.T, url string) jetstream.JetStream { return natstest.JetStream(t, url) }
 
 func openKV(t *testing.T, js jetstream.JetStream, instance string) *checkpoint.KV {
 	t.Helper()
-	s, err := checkpoint.OpenKV(testCtx(t), checkpoint.KVConfig{JetStream: js, Compare: compareInts, Instance: instance})
+	s, err := checkpoint.OpenKV(testutil.Context(t, 30*time.Second), checkpoint.KVConfig{JetStream: js, Compare: compareInts, Instance: instance})
 	if err != nil {
 		t.Fatalf("OpenKV: %v", err)
 	}
@@ -63,7 +58,7 @@ func TestKVCreateAndResume(t *testing.T) {
 	srv := natstest.Run(t, nil)
 	js := jsConn(t, srv.URL())
 	first := openKV(t, js, "host-a")
-	info, err := js.Stream(testCtx(t), "KV_"+checkpoint.DefaultBucket)
+	info, err := js.Stream(testutil.Context(t, 30*time.Second), "KV_"+checkpoint.DefaultBucket)
 	if err != nil {
 		t.Fatalf("bucket stream after OpenKV: %v", err)
 	}
@@ -147,7 +142,7 @@ func TestKVNeverMovesBackwards(t *testing.T) {
 // for want and returns the ids seen, in order.
 func watchKey(t *testing.T, js jetstream.JetStream, k string) func(want string) []int {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 30*time.Second)
 	kv, err := js.KeyValue(ctx, checkpoint.DefaultBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +181,7 @@ func watchKey(t *testing.T, js jetstream.JetStream, k string) func(want string) 
 func TestKVKeepsExistingBucket(t *testing.T) {
 	srv := natstest.Run(t, nil)
 	js := jsConn(t, srv.URL())
-	ctx := testCtx(t)
+	ctx := testutil.Context(t, 30*time.Second)
 	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:       "ops-ckpt",
 		Description:  "made by ops",
@@ -218,7 +213,7 @@ func TestKVKeepsExistingBucket(t *testing.T) {
 
 func bucketConfig(t *testing.T, js jetstream.JetStream, bucket string) jetstream.StreamConfig {
 	t.Helper()
-	st, err := js.Stream(testCtx(t), "KV_"+bucket)
+	st, err := js.Stream(testutil.Context(t, 30*time.Second), "KV_"+bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,11 +225,11 @@ func bucketConfig(t *testing.T, js jetstream.JetStream, bucket string) jetstream
 func TestKVCorruptAndUnreachable(t *testing.T) {
 	srv := natstest.Run(t, nil)
 	js := jsConn(t, srv.URL())
-	s, err := checkpoint.OpenKV(testCtx(t), checkpoint.KVConfig{JetStream: js, Compare: compareInts, Timeout: 500 * time.Millisecond})
+	s, err := checkpoint.OpenKV(testutil.Context(t, 30*time.Second), checkpoint.KVConfig{JetStream: js, Compare: compareInts, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(testCtx(t), checkpoint.DefaultBucket)
+	kv, err := js.KeyValue(testutil.Context(t, 30*time.Second), checkpoint.DefaultBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +238,7 @@ func TestKVCorruptAndUnreachable(t *testing.T) {
 		"other key": fmt.Sprintf(`{"version":1,"key":"x","messageId":"1","savedAt":%q}`, time.Now().Format(time.RFC3339)),
 		"no id":     fmt.Sprintf(`{"version":1,"key":%q}`, key),
 	} {
-		if _, err := kv.Put(testCtx(t), key, []byte(val)); err != nil {
+		if _, err := kv.Put(testutil.Context(t, 30*time.Second), key, []byte(val)); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := s.Load(key); !errors.Is(err, checkpoint.ErrCorrupt) {
