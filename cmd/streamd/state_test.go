@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // readyz returns /readyz's status code and the reason of part ("" if
@@ -60,7 +61,7 @@ func TestCheckpointProblemVisible(t *testing.T) {
 	}
 
 	publishN(emu, 0, 10)
-	waitFor(t, 20*time.Second, "a checkpoint file", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a checkpoint file", func() bool {
 		m, _ := filepath.Glob(filepath.Join(ckpts, "*.ckpt"))
 		return len(m) > 0 || p.exited()
 	})
@@ -74,10 +75,10 @@ func TestCheckpointProblemVisible(t *testing.T) {
 	const total = 210
 	for i := 10; i < total; i += 10 { // many batches, each one a save attempt
 		publishN(emu, i, 10)
-		waitFor(t, 10*time.Second, "the batch in the file", func() bool { return countLines(out) >= i+10 || p.exited() })
+		testutil.WaitFor(t, 10*time.Second, "the batch in the file", func() bool { return countLines(out) >= i+10 || p.exited() })
 	}
 	var reason string
-	waitFor(t, 10*time.Second, "/readyz 503 with the checkpoint part", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "/readyz 503 with the checkpoint part", func() bool {
 		var code int
 		code, reason = readyz(t, addr, "checkpoint event-v1/all")
 		return code == http.StatusServiceUnavailable && reason != "" || p.exited()
@@ -113,7 +114,7 @@ func TestDeadLetterProblemVisible(t *testing.T) {
 
 	emu.Publish(streamTopic, []byte("not json"))
 	var reason string
-	waitFor(t, 20*time.Second, "/readyz 503 with the dead-letter part", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "/readyz 503 with the dead-letter part", func() bool {
 		var code int
 		code, reason = readyz(t, addr, "dead-letter")
 		return code == http.StatusServiceUnavailable && reason != "" || p.exited()

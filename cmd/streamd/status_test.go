@@ -157,12 +157,12 @@ func TestNoEventsWarning(t *testing.T) {
 	busyEmu.Publish("acme/event-v1/all", ev)
 	busy := start(t, checkEnv(t, busyEmu, "STREAMD_TOPICS", "all", "STREAMD_START", "earliest", "STREAMD_NO_EVENTS_WARNING", "1s"), "run")
 	busy.waitLog(15*time.Second, `"msg":"ready`)
-	waitFor(t, 15*time.Second, "the event on stdout", func() bool { return strings.Contains(busy.stdout.String(), "messageId") })
+	testutil.WaitFor(t, 15*time.Second, "the event on stdout", func() bool { return strings.Contains(busy.stdout.String(), "messageId") })
 	off.waitLog(15*time.Second, `"msg":"ready`)
 	// Absence can only be shown over time: both run for three times the
 	// limit, ticks of one second included.
 	began := time.Now()
-	waitFor(t, 15*time.Second, "3s of running", func() bool { return time.Since(began) > 3*time.Second })
+	testutil.WaitFor(t, 15*time.Second, "3s of running", func() bool { return time.Since(began) > 3*time.Second })
 	for _, q := range []*proc{off, busy} {
 		q.signal(syscall.SIGTERM)
 		q.wait(15 * time.Second)
