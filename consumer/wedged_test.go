@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -134,14 +135,14 @@ func TestDeafPeerIsDeadPeer(t *testing.T) {
 	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	r := run(t, cfg, opts)
 
-	waitFor(t, "the first session", func() bool { return p.handshakes.Load() >= 1 })
+	testutil.WaitFor(t, wait, "the first session", func() bool { return p.handshakes.Load() >= 1 })
 	// Wedged: the deaf peer blocked the ack writes, nothing moves.
-	waitFor(t, "acks blocked by the deaf peer", func() bool {
+	testutil.WaitFor(t, wait, "acks blocked by the deaf peer", func() bool {
 		last := r.topic.Progress()
 		return (!last.IsZero() && time.Since(last) > 50*time.Millisecond) || p.handshakes.Load() >= 2
 	})
 	last := r.topic.Progress()
-	waitFor(t, "a reconnect after the dead peer", func() bool { return p.handshakes.Load() >= 2 })
+	testutil.WaitFor(t, wait, "a reconnect after the dead peer", func() bool { return p.handshakes.Load() >= 2 })
 	took := time.Since(last)
 	t.Logf("reconnected %v after the session stopped moving (ping %v + timeout %v), %d events delivered",
 		took.Round(time.Millisecond), cfg.PingInterval, cfg.PingTimeout, rec.Count())
