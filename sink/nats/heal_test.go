@@ -139,7 +139,7 @@ func TestJetStreamLameDuckRestart(t *testing.T) {
 func TestJetStreamStreamLeaderLoss(t *testing.T) {
 	t.Parallel()
 	c := natstest.RunCluster(t, 3)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	cfg := jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"8x8.>"}, Replicas: 3, Duplicates: time.Minute}
 	if _, err := jsClient(t, c.URL()).CreateStream(ctx, cfg); err != nil {
 		t.Fatalf("create stream: %v", err)
@@ -154,7 +154,7 @@ func TestJetStreamStreamLeaderLoss(t *testing.T) {
 	}
 	s := openSink(t, nats.Config{URL: via.URL(), JetStream: true, Stream: "EVENTS", ReconnectWait: 50 * time.Millisecond})
 	w := startWriter(t, s, "persistent://acme/default/events")
-	waitFor(t, 10*time.Second, "first writes", func() bool { return w.next.Load() >= 10 })
+	testutil.WaitFor(t, 10*time.Second, "first writes", func() bool { return w.next.Load() >= 10 })
 
 	c.Node(leader).Stop()
 	stopped := time.Now()
@@ -175,7 +175,7 @@ func streamLeader(t *testing.T, url, not string) string {
 	t.Helper()
 	js := jsClient(t, url)
 	var leader string
-	waitFor(t, 20*time.Second, "a stream leader", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a stream leader", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		str, err := js.Stream(ctx, "EVENTS")
