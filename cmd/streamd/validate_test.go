@@ -219,3 +219,18 @@ func TestRegionResolutionIsLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNames: known names and the CI scripts' STREAMD_CI_* pass; the
+// first unknown one fails naming the closest known one.
+func TestCheckNames(t *testing.T) {
+	if err := checkNames([]string{"STREAMD_TENANT=a", "STREAMD_CI_SYSTEMD_BOOT=0", "PATH=/bin", "SINKS=x"}); err != nil {
+		t.Errorf("known names: %v", err)
+	}
+	err := checkNames([]string{"STREAMD_TENANT=a", "STREAMD_NATS_JETSTRAEM=true"})
+	if err == nil || !strings.Contains(err.Error(), "unknown variable STREAMD_NATS_JETSTRAEM; did you mean STREAMD_NATS_JETSTREAM?") {
+		t.Errorf("typo: %v", err)
+	}
+	if err := checkNames([]string{"STREAMD_FROBNICATE_EVERYTHING_NOW=1"}); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("far from every name: %v", err)
+	}
+}
