@@ -79,6 +79,8 @@ type Config struct {
 	NATSStream          string        `envconfig:"STREAMD_NATS_STREAM" desc:"nats: ensure this JetStream stream exists (created if missing)"`
 	NATSDuplicateWindow time.Duration `envconfig:"STREAMD_NATS_DUPLICATE_WINDOW" default:"2m" desc:"nats: duplicate window of a stream streamd creates"`
 	NATSMaxInflight     int           `envconfig:"STREAMD_NATS_MAX_INFLIGHT" default:"256" desc:"nats: JetStream publishes awaiting PubAck"`
+	NATSAckTimeout      time.Duration `envconfig:"STREAMD_NATS_ACK_TIMEOUT" default:"2s" desc:"nats: wait for one server answer (a PubAck, a JetStream API reply) before retrying"`
+	NATSMaxControlLine  int           `envconfig:"STREAMD_NATS_MAX_CONTROL_LINE" default:"4096" desc:"nats: the server's max_control_line in bytes; an event whose subject exceeds it is rejected, never sent"`
 
 	EmulatorAddr      string        `envconfig:"STREAMD_EMULATOR_ADDR" default:"127.0.0.1:8765" desc:"emulate: listen address of the emulator"`
 	EmulatorRate      float64       `envconfig:"STREAMD_EMULATOR_RATE" default:"5" desc:"demo/emulate: generated events per second"`

@@ -121,6 +121,8 @@ func (c *Config) natsConfig(log *slog.Logger) natssink.Config {
 		Stream:          c.NATSStream,
 		DuplicateWindow: c.NATSDuplicateWindow,
 		MaxInflight:     c.NATSMaxInflight,
+		AckTimeout:      c.NATSAckTimeout,
+		MaxControlLine:  c.NATSMaxControlLine,
 		Name:            "streamd",
 		Logger:          log.With("sink", "nats"),
 	}

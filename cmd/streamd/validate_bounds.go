@@ -39,6 +39,7 @@ func (c *Config) validateBounds() error {
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout, time.Millisecond, time.Hour, false},
 		{"FILE_FSYNC_INTERVAL", c.FileFsyncInterval, time.Millisecond, time.Hour, false},
 		{"NATS_DUPLICATE_WINDOW", c.NATSDuplicateWindow, time.Second, 7 * day, false},
+		{"NATS_ACK_TIMEOUT", c.NATSAckTimeout, time.Millisecond, 5 * time.Minute, false},
 		{"NO_EVENTS_WARNING", c.NoEventsWarning, time.Second, 30 * day, true},
 	} {
 		if err := b.check(); err != nil {
@@ -52,6 +53,7 @@ func (c *Config) validateBounds() error {
 		{"READ_LIMIT", c.ReadLimit, 1 << 16, 256 << 20, false},
 		{"CHECKPOINT_EVERY", int64(c.CheckpointEvery), 1, 100_000_000, false},
 		{"NATS_MAX_INFLIGHT", int64(c.NATSMaxInflight), 1, 1 << 16, false},
+		{"NATS_MAX_CONTROL_LINE", int64(c.NATSMaxControlLine), 256, 1 << 20, false},
 		{"FILE_MAX_BYTES", c.FileMaxBytes, 1 << 10, 1 << 50, true},
 		{"FILE_MAX_BACKUPS", int64(c.FileMaxBackups), 0, 10_000, false},
 	} {
