@@ -118,24 +118,14 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	return nil
 }
 
-// deadLetter records a poison message durably, retrying with backoff while
-// the dead-letter file cannot be written: the message must not be acked
-// before it is safely recorded.
+// deadLetter records a poison message durably, retrying with the dead-letter
+// writer's backoff while its file cannot be written: the message must not be
+// acked before it is safely recorded, and it counts as dead-lettered only
+// then.
 func (t *Topic) deadLetter(ctx context.Context, r *deadletter.Record) error {
-	t.opts.Metrics.DeadLetter(t.name)
-	delay := 100 * time.Millisecond
-	for {
-		err := t.opts.DeadLetter.Write(ctx, *r)
-		if err == nil {
-			return nil
-		}
-
-		t.log.Error("cannot write dead letter; retrying (the message stays unacked)", "message_id", r.MessageID, "error", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("write dead letter: %w", ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 30*time.Second)
+	if err := t.opts.DeadLetter.WriteRetry(ctx, *r); err != nil {
+		return err // "write dead letter: ..."
 	}
+	t.opts.Metrics.DeadLetter(t.name)
+	return nil
 }

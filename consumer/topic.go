@@ -16,8 +16,12 @@ import (
 )
 
 // DeadLetterWriter durably records messages that cannot be delivered.
+// *deadletter.Writer implements it.
 type DeadLetterWriter interface {
-	Write(ctx context.Context, r deadletter.Record) error
+	// WriteRetry records r durably, retrying with its own backoff while
+	// it cannot, and returns nil once r is recorded (the message may then
+	// be acked), or an error wrapping ctx.Err() when ctx ends first.
+	WriteRetry(ctx context.Context, r deadletter.Record) error
 }
 
 // Options are the collaborators of a Topic.

@@ -111,6 +111,7 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	d.dl, err = deadletter.OpenWith(c.DeadLetterPath, deadletter.Options{
 		Health: d.health,
 		Logger: log,
+		Retry:  c.policy(), // the topics' backoff
 	})
 	if err != nil {
 		return nil, badVar("DEAD_LETTER_PATH", c.DeadLetterPath, "cannot open it: "+err.Error())

@@ -217,13 +217,13 @@ type deadLetters struct {
 	log  *slog.Logger
 }
 
-func (d *deadLetters) Write(ctx context.Context, rec deadletter.Record) error {
+func (d *deadLetters) WriteRetry(ctx context.Context, rec deadletter.Record) error {
 	d.gate.deadLettered()
 	d.log.Error("undecodable message is not replayed", "message_id", rec.MessageID, "reason", rec.Reason)
 	if d.next == nil {
 		return nil
 	}
-	if err := d.next.Write(ctx, rec); err != nil {
+	if err := d.next.WriteRetry(ctx, rec); err != nil {
 		return fmt.Errorf("write dead letter: %w", err)
 	}
 	return nil
