@@ -88,6 +88,7 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 		notify: sdnotify.New(),
 	}
 	d.met = metrics.New(d.reg)
+	d.met.NotifyDropped(d.notify.Dropped)
 	d.abortCtx, d.cancelAbort = context.WithCancel(ctx)
 	d.drainCtx, d.cancelDrain = context.WithCancel(d.abortCtx)
 	defer func() {

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type Metrics struct {
 	inflight      *prometheus.GaugeVec
 	redelivered   *prometheus.CounterVec
 	sinkReady     *prometheus.GaugeVec
+	notifyDropped atomic.Pointer[func() uint64] // see NotifyDropped
 
 	mu         sync.Mutex
 	checkpoint map[string]time.Time // topic → last checkpoint write
@@ -90,7 +92,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.received, m.acked, m.redelivered, m.accepted, m.sinkErrors, m.sinkLatency,
 		m.deadLetters, m.decodeErrors, m.connected, m.reconnects, m.handshakeFail, m.inflight, m.sinkReady, m,
-		buildInfoGauge(buildinfo.Read()))
+		buildInfoGauge(buildinfo.Read()), m.notifyDroppedCounter())
 	return m
 }
 
