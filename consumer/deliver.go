@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,7 +107,15 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		// it and resumes after it instead of reading it again, and a sink
 		// that is failing is not raced by a new session it cannot serve.
 		if err := t.opts.Sink.Write(s.hard, events); err != nil {
-			return fmt.Errorf("deliver batch: %w", err)
+			var rej *sink.RejectError
+			if !errors.As(err, &rej) {
+				return fmt.Errorf("deliver batch: %w", err)
+			}
+			// Every other event was accepted; the rejected ones are
+			// recorded, then the whole batch is acked.
+			if err := t.deadLetterRejected(s.hard, events, rej); err != nil {
+				return err
+			}
 		}
 	}
 

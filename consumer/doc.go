@@ -20,8 +20,9 @@
 // the dead-letter file with the stage and the reason, then acked: a frame
 // that is not JSON, has a field of an unexpected type, has a messageId but
 // no payload or a payload but no messageId, or (consumer) an id streamd
-// cannot decode, and a payload that is not base64 of a JSON object. Nothing
-// is dropped silently and nothing loops. A consumer cannot ack a frame
+// cannot decode, a payload that is not base64 of a JSON object, and an
+// event a sink rejected for good (sink.RejectError; the stage names the
+// sinks). Nothing is dropped silently and nothing loops. A consumer cannot ack a frame
 // without a decodable id (the proxy would end the session), so such a frame
 // keeps its window slot until the session ends; Topic.Acked counts only the
 // acks actually written.
