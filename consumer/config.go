@@ -49,8 +49,18 @@ type Config struct {
 	PingInterval      time.Duration
 	PingTimeout       time.Duration
 	ReadLimit         int64 // max frame size, default 16 MiB
-	HTTPClient        *http.Client
+	// InflightBytes bounds the bytes of events read but not yet accepted by
+	// the sinks (DefaultInflightBytes when <= 0). Past it the session stops
+	// reading the socket (TCP backpressure) until the sinks catch up; an
+	// event larger than the budget is still taken, alone.
+	InflightBytes int64
+	HTTPClient    *http.Client
 }
+
+// DefaultInflightBytes is the default Config.InflightBytes: 64 MiB of
+// events per topic, sized for a container of 256 MiB with one topic (the
+// events, the frame being read, and the sinks' own buffers).
+const DefaultInflightBytes = 64 << 20
 
 func (c *Config) defaults() {
 	if c.Namespace == "" {
@@ -76,6 +86,9 @@ func (c *Config) defaults() {
 	}
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = 16 << 20
+	}
+	if c.InflightBytes <= 0 {
+		c.InflightBytes = DefaultInflightBytes
 	}
 	if c.Subscription == "" {
 		c.Subscription = "streamd"

@@ -81,7 +81,9 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	ids := make([]string, 0, len(batch))
 	var published time.Time
 	var last string // last id that a reader may resume after
+	var size int64
 	for _, it := range batch {
+		size += it.size
 		switch {
 		case it.poison != nil:
 			if err := t.deadLetter(s.hard, it.poison); err != nil {
@@ -119,6 +121,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		}
 	}
 
+	s.budget.give(size)
 	// The writer drains acks until this goroutine closes the channel.
 	s.acks <- ackBatch{ids: ids, frames: len(batch), published: published}
 	if last != "" && t.cfg.Mode == ModeReader {

@@ -25,3 +25,9 @@ func IsPoison(err error) bool {
 	var p *PoisonError
 	return errors.As(err, &p)
 }
+
+// InflightPeak is the most event bytes a session of t held at once.
+func InflightPeak(t *Topic) int64 { return t.inflightPeak.Load() }
+
+// RaceEnabled is true under -race.
+const RaceEnabled = raceEnabled

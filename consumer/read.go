@@ -33,6 +33,13 @@ func (s *session) read() {
 		if !ok {
 			continue
 		}
+		it.size = it.bytes()
+		if !s.budget.take(s.connCtx, s.stop, it.size) {
+			if s.connCtx.Err() != nil {
+				return
+			}
+			continue // graceful stop: forward nothing more
+		}
 		s.unack.Add(1)
 		t.opts.Metrics.Inflight(t.name, int(s.unack.Load()))
 
@@ -67,7 +74,7 @@ func (t *Topic) decode(data []byte) (item, bool) {
 	}
 
 	t.opts.Metrics.Received(t.name, f.RedeliveryCount > 0)
-	payload, typ, err := DecodePayload(f.Payload)
+	payload, props, typ, err := decodePayload(f.Payload, f.Properties)
 	if err != nil {
 		return t.unusable(data, f.MessageID, "payload", err.Error(), now), true
 	}
@@ -78,7 +85,7 @@ func (t *Topic) decode(data []byte) (item, bool) {
 		PublishTime:     f.PublishTime,
 		Published:       parsePublishTime(f.PublishTime),
 		RedeliveryCount: f.RedeliveryCount,
-		Properties:      f.Properties,
+		Properties:      props,
 		Key:             f.Key,
 		EventType:       typ,
 		Payload:         payload,

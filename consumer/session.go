@@ -16,10 +16,23 @@ import (
 // one. Exactly one of ev and poison is set, or neither for a frame that only
 // needs a flow-control ack.
 type item struct {
+	size   int64  // bytes held until the sinks accept it (see budget)
 	id     string // ack with this exact id; "" for a frame without one
 	idOK   bool   // id is a decodable MessageIdData (may be acked on a consumer, checkpointed)
 	ev     *sink.Event
 	poison *deadletter.Record
+}
+
+// bytes is what it holds until the sinks accept it: the event's payload and
+// properties, or the frame of a dead letter.
+func (it *item) bytes() int64 {
+	switch {
+	case it.ev != nil:
+		return int64(len(it.ev.Payload) + len(it.ev.Properties))
+	case it.poison != nil:
+		return int64(len(it.poison.Frame))
+	}
+	return 0
 }
 
 // ackBatch is what the delivering goroutine hands the writer once the sinks
@@ -46,6 +59,7 @@ type session struct {
 	errMu   sync.Mutex
 	err     error
 	unack   atomic.Int64
+	budget  budget
 	cancel  context.CancelFunc // closes the connection
 }
 
@@ -78,6 +92,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 		queue:   make(chan item, t.cfg.ReceiverQueueSize+64),
 		acks:    make(chan ackBatch, 4),
 		closing: make(chan struct{}),
+		budget:  budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1)},
 	}
 	err = s.run()
 	conn.CloseNow()

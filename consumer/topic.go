@@ -63,6 +63,8 @@ type Topic struct {
 	acked     atomic.Int64
 	connected atomic.Bool
 	progress  atomic.Int64 // unix nanoseconds of the last sign of life, see Progress
+	// inflightPeak is the most event bytes any session held at once.
+	inflightPeak atomic.Int64
 }
 
 // NewTopic prepares a topic stream; Run starts it.

@@ -82,6 +82,7 @@ func (s *session) ping(closing <-chan struct{}) {
 		case <-tick.C:
 		}
 
+		paused := s.budget.paused()
 		ctx, cancel := context.WithTimeout(s.connCtx, s.t.cfg.PingTimeout)
 		err := s.conn.Ping(ctx)
 		cancel()
@@ -89,6 +90,11 @@ func (s *session) ping(closing <-chan struct{}) {
 		case <-closing:
 			return // the close handshake, not the peer, ended the ping
 		default:
+		}
+		if now := s.budget.paused(); now != paused || now%2 == 1 {
+			// The reader was parked by the byte budget, not reading
+			// the pong: the sinks are slow, the peer is not to blame.
+			continue
 		}
 		if err != nil && s.connCtx.Err() == nil {
 			s.fail(fmt.Errorf("ping after %s: %w", s.t.cfg.PingTimeout, errPingTimeout))
