@@ -373,5 +373,6 @@ func (c *Config) consumerConfig(ref topicRef) consumer.Config {
 		PingInterval:      c.PingInterval,
 		PingTimeout:       c.PingTimeout,
 		ReadLimit:         c.ReadLimit,
+		InflightBytes:     c.InflightBytes,
 	}
 }

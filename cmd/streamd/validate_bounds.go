@@ -51,6 +51,7 @@ func (c *Config) validateBounds() error {
 	}
 	for _, b := range []intBound{
 		{"READ_LIMIT", c.ReadLimit, 1 << 16, 256 << 20, false},
+		{"INFLIGHT_BYTES", c.InflightBytes, 1 << 20, 16 << 30, false},
 		{"CHECKPOINT_EVERY", int64(c.CheckpointEvery), 1, 100_000_000, false},
 		{"NATS_MAX_INFLIGHT", int64(c.NATSMaxInflight), 1, 1 << 16, false},
 		{"NATS_MAX_CONTROL_LINE", int64(c.NATSMaxControlLine), 256, 1 << 20, false},

@@ -28,6 +28,7 @@ func TestConfigMistakesExit78(t *testing.T) {
 		{"key and key file", []string{"STREAMD_API_KEY_FILE", keyFile}, "STREAMD_API_KEY: set either STREAMD_API_KEY or STREAMD_API_KEY_FILE, not both"},
 		{"nats password twice", []string{"STREAMD_NATS_PASSWORD_FILE", keyFile}, "STREAMD_NATS_PASSWORD: set either"},
 		{"read limit no limit", []string{"STREAMD_READ_LIMIT", "9223372036854775807"}, `STREAMD_READ_LIMIT="9223372036854775807"`},
+		{"inflight bytes of a kilobyte", []string{"STREAMD_INFLIGHT_BYTES", "1024"}, `STREAMD_INFLIGHT_BYTES="1024"`},
 		{"negative duplicate window", []string{"STREAMD_NATS_DUPLICATE_WINDOW", "-1m"}, `STREAMD_NATS_DUPLICATE_WINDOW="-1m0s"`},
 		{"negative ping timeout", []string{"STREAMD_PING_TIMEOUT", "-5s"}, `STREAMD_PING_TIMEOUT="-5s"`},
 		{"ping interval of a year", []string{"STREAMD_PING_INTERVAL", "8760h"}, `STREAMD_PING_INTERVAL="8760h0m0s"`},
