@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -41,7 +42,7 @@ func TestInflightBytesBounded(t *testing.T) {
 		ids[i] = srv.Publish(allTopic, ev)
 	}
 
-	waitFor(t, "the budget filled", func() bool { return consumer.InflightPeak(r.topic) >= limit-2*int64(size) })
+	testutil.WaitFor(t, wait, "the budget filled", func() bool { return consumer.InflightPeak(r.topic) >= limit-2*int64(size) })
 	if d := srv.Stats().Delivered; d >= n {
 		t.Errorf("the proxy wrote all %d frames while the sink was blocked: no backpressure", d)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/sink"
+	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
@@ -39,7 +40,7 @@ func TestSinkRejectionsDeadLetteredThenAcked(t *testing.T) {
 	})
 	r := run(t, cfg, opts)
 
-	waitFor(t, "every id acked", func() bool { return len(srv.Acked(allTopic, sub)) >= len(ids) })
+	testutil.WaitFor(t, wait, "every id acked", func() bool { return len(srv.Acked(allTopic, sub)) >= len(ids) })
 	var want []string
 	for _, id := range ids {
 		if !rejected[id] {
