@@ -8,8 +8,8 @@ import (
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
-	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/internal/testutil"
+	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
