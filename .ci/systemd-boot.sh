@@ -12,7 +12,9 @@
 #     credential present, events in the state directory's file and none in
 #     the journal, STATUS= text, the watchdog
 #     armed and fed (no restarts over 3 periods), reload (SIGHUP) keeps it
-#     running, and `systemctl stop` ends with Result=success.
+#     running, the state dir lock (check names the service's PID), `systemctl
+#     stop` ends with Result=success, and the pre-flight check of
+#     systemd/README.md then passes on /var/lib/streamd.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -183,12 +185,29 @@ if [ "$(show MainPID)" != "$pid" ] || [ "$(show ActiveState)" != active ]; then
 fi
 echo "still active, same PID"
 
+step "state dir lock and the documented pre-flight check"
+# The block after <!-- ci: .ci/systemd-boot.sh --> in systemd/README.md, as documented
+# (without sudo: root in the container). Beside the running service it must
+# report the owner; after the stop below it must pass.
+preflight=$(awk '/^<!-- ci: .ci\/systemd-boot.sh -->/{m=1; next} m && /^```/{if (b) exit; b=1; next} b' "$repo/systemd/README.md" | sed 's/^sudo //')
+[ -n "$preflight" ] || fail "no <!-- ci: .ci/systemd-boot.sh --> block in systemd/README.md"
+if out=$(podman exec "$name" sh -c "$preflight" 2>&1); then
+	echo "$out"
+	fail "check passed beside the running service, which holds the state dir"
+fi
+grep -q "in use by a running streamd (pid $pid)" <<<"$out" || { echo "$out"; fail "check did not name the owner's pid $pid"; }
+echo "beside the service: $(grep '^state dir' <<<"$out")"
+
 step "systemctl stop"
 t0=$(date +%s%N)
 podman exec "$name" systemctl stop streamd
 echo "stop took $((($(date +%s%N) - t0) / 1000000)) ms; Result=$(show Result) ExecMainStatus=$(show ExecMainStatus)"
 [ "$(show Result)" = success ] || fail "Result=$(show Result) after stop"
 podman exec "$name" journalctl -u streamd -o cat --no-pager | grep -v '"messageId":' | tail -5
+
+out=$(podman exec "$name" sh -c "$preflight" 2>&1) || { echo "$out"; fail "the documented pre-flight check failed"; }
+echo "$out"
+grep -q '^state dir      ok    /var/lib/streamd' <<<"$out" || fail "the pre-flight check did not probe /var/lib/streamd"
 
 echo
 echo "PASS systemd-boot ($(($(date +%s) - start)) s)"
