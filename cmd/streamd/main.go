@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/streamd/streamd/consumer"
 )
@@ -30,8 +31,31 @@ func main() {
 		Getenv:  os.Getenv,
 		Environ: os.Environ,
 	}
+	backstop()
 	err := m.Run(context.Background(), os.Args[1:], signalChannel())
 	os.Exit(m.exitStatus(err))
+}
+
+// forceExitAfter is how long after a second SIGTERM/SIGINT backstop ends
+// the process: longer than the daemon's own abort takes (two abortGrace
+// waits), so it only acts when the daemon cannot.
+const forceExitAfter = 3 * abortGrace
+
+// backstop makes a second SIGTERM/SIGINT end the process within
+// forceExitAfter even when the daemon cannot act on it, because its main
+// loop is blocked itself: logging to a stderr pipe nobody reads
+// (`streamd run 2>&1 | sleep 100`) blocks every log call. It writes
+// nothing, for the same reason, and exits 1. Signals are delivered to this
+// channel as well as to the daemon's.
+func backstop() {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-ch
+		<-ch
+		<-time.After(forceExitAfter)
+		os.Exit(exitFail)
+	}()
 }
 
 // signalChannel delivers SIGTERM, SIGINT and SIGHUP. SIGPIPE is ignored:

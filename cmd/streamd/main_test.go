@@ -111,6 +111,9 @@ func startTo(t *testing.T, e env, stdout *os.File, args ...string) *proc {
 	if stdout != nil {
 		p.cmd.Stdout = stdout
 	}
+	if stdout != nil && e["TEST_STDERR_TO_STDOUT"] != "" {
+		p.cmd.Stderr = stdout // `2>&1`
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start streamd: %v", err)
 	}

@@ -120,6 +120,42 @@ func TestStopWithStdoutBlocked(t *testing.T) {
 	}
 }
 
+// TestStopWithStdoutAndStderrBlocked is `streamd run 2>&1 | sleep 100`:
+// the logs block too, so the main loop itself cannot act on a signal, and
+// yet repeated SIGTERMs end the process within a bounded time, exit 1.
+func TestStopWithStdoutAndStderrBlocked(t *testing.T) {
+	t.Parallel()
+	emu := pulsartest.Start(t, pulsartest.Config{})
+	publishBig(emu, 1000)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p := startTo(t, pipeEnv(t, emu, "TEST_STDERR_TO_STDOUT", "1", "STREAMD_SHUTDOWN_TIMEOUT", "1m"), w, "run")
+	_ = w.Close()
+	waitFor(t, 20*time.Second, "a write(2) to stdout that blocks", func() bool { return blockedOnStdout(t, p.cmd.Process.Pid) || p.exited() })
+
+	// An operator pressing Ctrl-C again and again: signals sent at once
+	// could merge into one.
+	began := time.Now()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for !p.exited() && time.Since(began) < 15*time.Second {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		<-tick.C
+	}
+	if !p.exited() {
+		// Not p.wait: SIGQUIT's goroutine dump would block on stderr too.
+		t.Fatalf("still running %v after the first of repeated SIGTERMs", time.Since(began).Round(time.Millisecond))
+	}
+	code := p.wait(time.Second)
+	t.Logf("exit %d %v after the first SIGTERM", code, time.Since(began).Round(time.Millisecond))
+	if code != exitFail {
+		t.Fatalf("exit %d with stdout and stderr blocked, want %d", code, exitFail)
+	}
+}
+
 // TestStdoutClosed is `streamd run | head -1`: the reader goes away after
 // one line. streamd logs that stdout closed and stops with exit 1 instead
 // of dying of SIGPIPE, and it acks no more than the pipe can have taken.
