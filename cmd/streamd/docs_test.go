@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 // A shell block of the Markdown docs (```sh) says how it is kept true by an
@@ -184,7 +186,7 @@ func runBlock(t *testing.T, b docBlock, e env, dir string) {
 // interruptBlock runs b in dir until its first line on stdout, then sends
 // SIGINT to its process group, as Ctrl-C does, and wants exit 0.
 func interruptBlock(t *testing.T, b docBlock, e env, dir string) {
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testutil.SyncBuffer
 	// Like an interactive shell, sh survives the Ctrl-C and reports how
 	// the command took it: a caught signal is reset to the default in
 	// children, so they get SIGINT.
@@ -201,7 +203,7 @@ func interruptBlock(t *testing.T, b docBlock, e env, dir string) {
 	defer kill()
 
 	deadline := time.Now().Add(docsTimeout)
-	for len(stdout.lines()) == 0 {
+	for len(stdout.Lines()) == 0 {
 		select {
 		case err := <-done:
 			t.Fatalf("%s:%d: exited (%v) before printing a line:\n%s", b.file, b.line, err, tail(stderr.String(), 4000))

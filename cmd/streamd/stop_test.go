@@ -134,7 +134,7 @@ func TestStopWithStdoutAndStderrBlocked(t *testing.T) {
 	defer r.Close()
 	p := startTo(t, pipeEnv(t, emu, "TEST_STDERR_TO_STDOUT", "1", "STREAMD_SHUTDOWN_TIMEOUT", "1m"), w, "run")
 	_ = w.Close()
-	waitFor(t, 20*time.Second, "a write(2) to stdout that blocks", func() bool { return blockedOnStdout(t, p.cmd.Process.Pid) || p.exited() })
+	testutil.WaitFor(t, 20*time.Second, "a write(2) to stdout that blocks", func() bool { return blockedOnStdout(t, p.cmd.Process.Pid) || p.exited() })
 
 	// An operator pressing Ctrl-C again and again: signals sent at once
 	// could merge into one.
