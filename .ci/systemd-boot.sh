@@ -191,6 +191,8 @@ step "state dir lock and the documented pre-flight check"
 # report the owner; after the stop below it must pass.
 preflight=$(awk '/^<!-- ci: .ci\/systemd-boot.sh -->/{m=1; next} m && /^```/{if (b) exit; b=1; next} b' "$repo/systemd/README.md" | sed 's/^sudo //')
 [ -n "$preflight" ] || fail "no <!-- ci: .ci/systemd-boot.sh --> block in systemd/README.md"
+unit_env=$(sed -n 's/^Environment=//p' "$repo/systemd/streamd.service" | sed 's|%S|/var/lib|g')
+grep -qF "'Environment=$unit_env'" <<<"$preflight" || fail "the pre-flight check's Environment= is not the unit's ($unit_env)"
 if out=$(podman exec "$name" sh -c "$preflight" 2>&1); then
 	echo "$out"
 	fail "check passed beside the running service, which holds the state dir"
