@@ -40,8 +40,13 @@ func publishBig(emu *pulsartest.Server, n int) {
 // blockedOnStdout reports whether a thread of pid is in write(2) on fd 1,
 // as /proc/PID/task/TID/syscall shows: "<number> 0x1 ...".
 func blockedOnStdout(t *testing.T, pid int) bool {
+	return blockedInWrite(t, pid, fmt.Sprintf("%d 0x1 ", unix.SYS_WRITE))
+}
+
+// blockedInWrite reports whether a thread of pid is in the system call
+// that /proc/PID/task/TID/syscall shows starting with want.
+func blockedInWrite(t *testing.T, pid int, want string) bool {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
-	want := fmt.Sprintf("%d 0x1 ", unix.SYS_WRITE)
 	for _, task := range tasks {
 		b, err := os.ReadFile(task)
 		if err == nil && strings.HasPrefix(string(b), want) {
@@ -117,6 +122,50 @@ func TestStopWithStdoutBlocked(t *testing.T) {
 			}
 			t.Logf("%d written, %d acked", len(written), len(acked))
 		})
+	}
+}
+
+// TestStopWithFileBlocked: the file sink's write(2) never returns (here
+// a FIFO whose reader never reads; on a hung NFS mount it is the same),
+// and yet a second SIGTERM ends the process within a bounded grace, exit
+// 1, and every acked event is in the FIFO.
+func TestStopWithFileBlocked(t *testing.T) {
+	t.Parallel()
+	emu := pulsartest.Start(t, pulsartest.Config{})
+	publishBig(emu, 1000)
+	fifo := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p := start(t, pipeEnv(t, emu, "STREAMD_SINKS", "file", "STREAMD_FILE_PATH", fifo, "STREAMD_SHUTDOWN_TIMEOUT", "1m"), "run")
+	testutil.WaitFor(t, 20*time.Second, "a write(2) that blocks", func() bool {
+		return blockedInWrite(t, p.cmd.Process.Pid, fmt.Sprintf("%d ", unix.SYS_WRITE)) || p.exited()
+	})
+
+	began := time.Now()
+	p.signal(syscall.SIGTERM)
+	p.waitLog(10*time.Second, "stopping: finishing in-flight events")
+	p.signal(syscall.SIGTERM)
+	code := p.wait(15 * time.Second)
+	t.Logf("exit %d %v after SIGTERM", code, time.Since(began).Round(time.Millisecond))
+	if code != exitFail {
+		t.Fatalf("exit %d with the file sink blocked, want %d", code, exitFail)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := lineIDs(t, data)
+	acked := emu.Acked(streamTopic, "streamd")
+	for _, id := range acked {
+		if !written[id] {
+			t.Fatalf("acked %s, which never reached the file (%d acked, %d written)", id, len(acked), len(written))
+		}
 	}
 }
 
