@@ -76,9 +76,9 @@ type daemon struct {
 	err       error // why Run fails; nil for a clean stop
 }
 
-// newDaemon locks the state directory, opens the checkpoint store, the dead-letter file, the sinks and
-// the HTTP listener, and prepares one consumer.Topic per topic. On error
-// what was opened is closed again.
+// newDaemon locks the state directory, opens the checkpoint store, the
+// dead-letter file, the sinks and the HTTP listener, and prepares one
+// consumer.Topic per topic. On error what was opened is closed again.
 func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) (_ *daemon, err error) {
 	d := &daemon{
 		cfg:    c,
@@ -304,8 +304,9 @@ func (d *daemon) tick(now time.Time) {
 }
 
 // Close releases what newDaemon opened, in reverse order: the HTTP
-// listener, the sinks, the dead-letter file, the checkpoint store, the state directory lock. It returns the sinks' close
-// error (events they had not made durable may be lost) and logs the others.
+// listener, the sinks, the dead-letter file, the checkpoint store, the
+// state directory lock. It returns the sinks' close error (events they had
+// not made durable may be lost) and logs the others.
 func (d *daemon) Close() error {
 	if d.httpDone != nil {
 		d.stopHTTP()
