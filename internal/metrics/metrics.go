@@ -65,7 +65,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "streamd_dead_letters_total", Help: "Messages written to the dead-letter file.",
 		}, []string{"topic"}),
 		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_decode_errors_total", Help: "Frames that could not be decoded, by stage (frame, payload).",
+			Name: "streamd_decode_errors_total", Help: "Frames that could not be delivered, by stage (frame, message_id, payload).",
 		}, []string{"topic", "stage"}),
 		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streamd_connected", Help: "1 while the topic session is connected to the proxy.",
@@ -161,7 +161,8 @@ func (m *Metrics) DeadLetter(topic string) {
 	m.deadLetters.WithLabelValues(topic).Inc()
 }
 
-// DecodeError counts a frame that failed to decode at stage "frame" or "payload".
+// DecodeError counts a frame that could not be delivered at stage "frame",
+// "message_id" or "payload".
 func (m *Metrics) DecodeError(topic, stage string) {
 	if m == nil {
 		return
