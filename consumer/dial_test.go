@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -18,34 +17,15 @@ import (
 	"github.com/streamd/streamd/sink/sinktest"
 )
 
-// countingListener counts the connections a second host receives.
-type countingListener struct {
-	ln    net.Listener
-	conns atomic.Int64
-	wg    sync.WaitGroup
-}
-
-func listenCounting(t *testing.T, addr string) *countingListener {
+// listenCounting counts the connections addr receives, closing each.
+func listenCounting(t *testing.T, addr string) (*tcpServer, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
-	cl := &countingListener{ln: ln}
-	cl.wg.Add(1)
-	go func() {
-		defer cl.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			cl.conns.Add(1)
-			_ = c.Close()
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); cl.wg.Wait() })
-	return cl
+	var n atomic.Int64
+	return serveTCP(t, ln, func(_ *tcpServer, c net.Conn) { n.Add(1); _ = c.Close() }), &n
 }
 
 // TestHandshakeRedirectIsNeverFollowed: an endpoint answering
@@ -54,8 +34,8 @@ func listenCounting(t *testing.T, addr string) *countingListener {
 // is a handshake error naming the Location host (never its query), classed
 // as a configuration problem (the long backoff), with an operator hint.
 func TestHandshakeRedirectIsNeverFollowed(t *testing.T) {
-	second := listenCounting(t, "127.0.0.2:0")
-	target := "http://" + second.ln.Addr().String() + "/x?x-api-key=" + apiKey
+	second, reached := listenCounting(t, "127.0.0.2:0")
+	target := "http://" + second.Addr() + "/x?x-api-key=" + apiKey
 	var redirects atomic.Int64
 	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		redirects.Add(1)
@@ -72,7 +52,7 @@ func TestHandshakeRedirectIsNeverFollowed(t *testing.T) {
 				conn.CloseNow()
 				t.Fatal("Dial succeeded through a redirect")
 			}
-			if n := second.conns.Load(); n != 0 {
+			if n := reached.Load(); n != 0 {
 				t.Fatalf("the redirect target received %d connections: the key left for another host", n)
 			}
 
@@ -81,7 +61,7 @@ func TestHandshakeRedirectIsNeverFollowed(t *testing.T) {
 				t.Fatalf("Dial error = %v, want a 302 handshake error", err)
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, second.ln.Addr().String()) || strings.Contains(msg, "x-api-key") || strings.Contains(msg, apiKey) {
+			if !strings.Contains(msg, second.Addr()) || strings.Contains(msg, "x-api-key") || strings.Contains(msg, apiKey) {
 				t.Errorf("error %q: want the Location host, without its query or the key", msg)
 			}
 			if c := consumer.Classify(err); c != reconnect.Credential {

@@ -24,14 +24,12 @@ import (
 // a tunnel to target (whatever host the client named), and records the
 // CONNECT requests and every byte the client sent.
 type connectProxy struct {
-	ln     net.Listener
+	*tcpServer
 	target string
 	mu     sync.Mutex
 	hosts  []string     // CONNECT targets
 	heads  bytes.Buffer // CONNECT request heads, verbatim
 	sent   bytes.Buffer // bytes the client sent through tunnels
-	wg     sync.WaitGroup
-	conns  []net.Conn
 }
 
 func startConnectProxy(t *testing.T, target string) *connectProxy {
@@ -40,39 +38,12 @@ func startConnectProxy(t *testing.T, target string) *connectProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &connectProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.track(c)
-			p.wg.Add(1)
-			go func() { defer p.wg.Done(); p.tunnel(c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
+	p := &connectProxy{target: target}
+	p.tcpServer = serveTCP(t, ln, p.tunnel)
 	return p
 }
 
-func (p *connectProxy) track(c net.Conn) {
-	p.mu.Lock()
-	p.conns = append(p.conns, c)
-	p.mu.Unlock()
-}
-
-func (p *connectProxy) tunnel(c net.Conn) {
+func (p *connectProxy) tunnel(s *tcpServer, c net.Conn) {
 	var head bytes.Buffer
 	br := bufio.NewReader(io.TeeReader(c, &head))
 	req, err := http.ReadRequest(br)
@@ -91,7 +62,7 @@ func (p *connectProxy) tunnel(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	p.track(up)
+	s.track(up)
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
@@ -149,7 +120,7 @@ func TestEnterpriseEgress(t *testing.T) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, egressChild+"="+id, "HTTPS_PROXY=http://"+proxy.ln.Addr().String(), "SSL_CERT_FILE="+ca)
+	cmd.Env = append(cmd.Env, egressChild+"="+id, "HTTPS_PROXY=http://"+proxy.Addr(), "SSL_CERT_FILE="+ca)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestEnterpriseEgressChild")) {
 		t.Fatalf("client process: %v\n%s", err, out)

@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,11 +23,8 @@ import (
 // middlebox) that stopped reading. Its sockets have tiny receive buffers so
 // that the client's writes block soon.
 type deafProxy struct {
-	ln         net.Listener
+	*tcpServer
 	handshakes atomic.Int64
-	mu         sync.Mutex
-	conns      []net.Conn
-	wg         sync.WaitGroup
 }
 
 func startDeafProxy(t *testing.T) *deafProxy {
@@ -38,18 +34,8 @@ func startDeafProxy(t *testing.T) *deafProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &deafProxy{ln: ln}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
+	p := &deafProxy{}
+	p.tcpServer = serveTCP(t, ln, p.serve)
 	return p
 }
 
@@ -68,24 +54,9 @@ func smallBuffer(opt int) func(_, _ string, c syscall.RawConn) error {
 	}
 }
 
-func (p *deafProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c)
-		p.mu.Unlock()
-		p.wg.Add(1)
-		go func() { defer p.wg.Done(); p.serve(c) }()
-	}
-}
-
 // serve answers the upgrade, then writes message frames until the
 // connection breaks, never reading again.
-func (p *deafProxy) serve(c net.Conn) {
+func (p *deafProxy) serve(_ *tcpServer, c net.Conn) {
 	req, err := http.ReadRequest(bufio.NewReader(c))
 	if err != nil {
 		return
@@ -119,7 +90,7 @@ func TestDeafPeerIsDeadPeer(t *testing.T) {
 	rec := &sinktest.Recorder{}
 	opts, _ := newOptions(t, rec)
 	cfg := consumer.Config{
-		Endpoint:         "ws://" + p.ln.Addr().String(),
+		Endpoint:         "ws://" + p.Addr(),
 		Tenant:           tenant,
 		Topic:            "all",
 		Mode:             consumer.ModeReader,
