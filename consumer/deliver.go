@@ -13,7 +13,6 @@ import (
 // deliver hands batches to the sinks in arrival order and releases their
 // acks only after every sink accepted them.
 func (s *session) deliver() {
-	defer close(s.acks)
 	t := s.t
 	batch := make([]item, 0, t.cfg.ReceiverQueueSize)
 	events := make([]*sink.Event, 0, t.cfg.ReceiverQueueSize)
@@ -75,7 +74,7 @@ func (s *session) nextBatch(batch []item) ([]item, bool) {
 }
 
 // deliverBatch dead-letters the poison items, writes the events to the sink,
-// and only then hands the ids to the writer and advances a reader's position.
+// and only then acks the ids and advances a reader's position.
 func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	t := s.t
 	ids := make([]string, 0, len(batch))
@@ -122,8 +121,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	}
 
 	s.budget.give(size)
-	// The writer drains acks until this goroutine closes the channel.
-	s.acks <- ackBatch{ids: ids, frames: len(batch), published: published}
+	s.writeAcks(ackBatch{ids: ids, frames: len(batch), published: published})
 	if last != "" && t.cfg.Mode == ModeReader {
 		t.advance(last, len(batch))
 	}

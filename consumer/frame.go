@@ -32,7 +32,7 @@ func (f *frame) IsData() bool { return f.MessageID != "" && len(f.Payload) > 0 }
 // of encoding/json's reflection. Frames with escaped or non-ASCII keys or
 // strings take the encoding/json path.
 func decodeFrame(data []byte) (frame, error) {
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return slowDecodeFrame(data)
 	}
 	i := skipSpace(data, 0)
@@ -146,7 +146,7 @@ func decodePayload(raw json.RawMessage, keep []byte) (event, kept []byte, eventT
 		return nil, nil, "", &poisonError{Reason: "payload is not base64", Err: err}
 	}
 	event = buf[:n:n]
-	if !json.Valid(event) {
+	if !validJSON(event) {
 		return nil, nil, "", &poisonError{Reason: "payload is not JSON"}
 	}
 	trimmed := bytes.TrimSpace(event)

@@ -79,6 +79,44 @@ func BenchmarkDecodeToFile(b *testing.B) {
 	}
 }
 
+// TestDecodeToFileAllocs guards the decode→file path's budget of 4
+// allocations per event, plus a few per batch (the messageId and publishTime strings, the event
+// buffer holding payload and properties, the *sink.Event), in batches of
+// 100 as at flat out. CI runs it without -race (.ci/run), which makes
+// allocation counts meaningless.
+func TestDecodeToFileAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	const batch = 100
+	frames := benchFrames(batch)
+	fs, err := file.Open(file.Config{Path: filepath.Join(t.TempDir(), "events.jsonl"),
+		Format: sink.FormatEnvelope, Fsync: file.FsyncInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close(context.Background())
+	tp := NewTopic(Config{Tenant: "acme", Topic: "all"}, Options{})
+	events := make([]*sink.Event, 0, batch)
+	perBatch := testing.AllocsPerRun(20, func() {
+		events = events[:0]
+		for _, f := range frames {
+			it, ok := tp.decode(f)
+			if !ok || it.ev == nil {
+				t.Fatal("frame did not decode to an event")
+			}
+			events = append(events, it.ev)
+		}
+		if err := fs.Write(context.Background(), events); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// 4 per event, plus a few per batch (the file sink's Write).
+	if perBatch > 4*batch+4 {
+		t.Errorf("decode→file costs %.0f allocations per batch of %d, want ≤ 4 per event + 4", perBatch, batch)
+	}
+}
+
 // BenchmarkTopicToFile runs the whole pipeline in-process: a reader session
 // against the emulator on loopback, decoding, a Fanout over the file sink
 // and acks. One op is one event. The emulator shares the process, so

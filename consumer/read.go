@@ -2,8 +2,10 @@ package consumer
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/streamd/streamd/internal/deadletter"
@@ -16,8 +18,10 @@ import (
 func (s *session) read() {
 	defer close(s.queue)
 	t := s.t
+	var buf []byte
 	for {
-		_, data, err := s.conn.Read(s.connCtx)
+		data, err := s.readFrame(buf)
+		buf = reuse(data)
 		if err != nil {
 			if s.stop.Err() == nil {
 				s.fail(t.red.wrap(fmt.Errorf("read frame: %w", err)))
@@ -40,8 +44,7 @@ func (s *session) read() {
 			}
 			continue // graceful stop: forward nothing more
 		}
-		s.unack.Add(1)
-		t.opts.Metrics.Inflight(t.name, int(s.unack.Load()))
+		t.met.Inflight(int(s.unack.Add(1)))
 
 		select {
 		case s.queue <- it:
@@ -49,6 +52,44 @@ func (s *session) read() {
 			return
 		}
 	}
+}
+
+// readFrame reads the next message into buf's storage, growing it as
+// needed: the frame is only valid until the next call (decode copies what
+// it keeps). Reading happens without a per-frame context: the session
+// closes the connection when connCtx ends (session.run), which ends a
+// blocked read, and a context here would cost a context.AfterFunc
+// registration per frame inside coder/websocket.
+func (s *session) readFrame(buf []byte) ([]byte, error) {
+	_, r, err := s.conn.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// maxReusedFrame bounds the frame buffer kept between reads, so that one
+// huge frame does not pin its memory for the session's life.
+const maxReusedFrame = 64 << 10
+
+func reuse(frame []byte) []byte {
+	if cap(frame) > maxReusedFrame {
+		return nil
+	}
+	return frame
 }
 
 // decode turns a frame into an item. It returns false for control frames
@@ -73,7 +114,7 @@ func (t *Topic) decode(data []byte) (item, bool) {
 		return t.unusable(data, f.MessageID, "message_id", "messageId is not a Pulsar MessageIdData", now), true
 	}
 
-	t.opts.Metrics.Received(t.name, f.RedeliveryCount > 0)
+	t.met.Received(f.RedeliveryCount > 0)
 	payload, props, typ, err := decodePayload(f.Payload, f.Properties)
 	if err != nil {
 		return t.unusable(data, f.MessageID, "payload", err.Error(), now), true

@@ -35,8 +35,8 @@ func (it *item) bytes() int64 {
 	return 0
 }
 
-// ackBatch is what the delivering goroutine hands the writer once the sinks
-// accepted a batch: the ids to ack, and what to count once they are sent.
+// ackBatch is what the delivering goroutine acks once the sinks accepted a
+// batch: the ids to ack, and what to count once they are sent.
 type ackBatch struct {
 	ids       []string
 	frames    int       // frames released, including any without an ackable id
@@ -44,9 +44,9 @@ type ackBatch struct {
 }
 
 // session is one connection: a reading goroutine decodes frames (read.go), a
-// delivering goroutine hands them to the sinks and releases acks strictly
-// after acceptance (deliver.go), a writing goroutine sends the acks and the
-// close frame, and a pinging goroutine checks the peer is alive (write.go).
+// delivering goroutine hands them to the sinks, writes their acks strictly
+// after acceptance and the close frame at the end (deliver.go, write.go),
+// and a pinging goroutine checks the peer is alive (write.go).
 type session struct {
 	t       *Topic
 	conn    *websocket.Conn
@@ -54,8 +54,9 @@ type session struct {
 	hard    context.Context // abort: give up on in-flight events without acking
 	connCtx context.Context // the connection's life; cancelled on failure
 	queue   chan item
-	acks    chan ackBatch
-	closing chan struct{} // closed by write before the normal close: pings stop
+	ackBuf  []byte        // the delivering goroutine's ack frame
+	acking  atomic.Int64  // unix ns when the ack writes in progress began; 0: none
+	closing chan struct{} // closed before the normal close: pings stop
 	errMu   sync.Mutex
 	err     error
 	unack   atomic.Int64
@@ -90,7 +91,6 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 		connCtx: connCtx,
 		cancel:  cancel,
 		queue:   make(chan item, t.cfg.ReceiverQueueSize+64),
-		acks:    make(chan ackBatch, 4),
 		closing: make(chan struct{}),
 		budget:  budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1)},
 	}
@@ -99,7 +99,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 
 	t.connected.Store(false)
 	t.opts.Metrics.Connected(t.name, false)
-	t.opts.Metrics.Inflight(t.name, 0)
+	t.met.Inflight(0)
 	if stop.Err() == nil {
 		t.opts.Health.Set(t.part(), false, "disconnected: "+err.Error())
 	}
@@ -113,17 +113,23 @@ func (t *Topic) part() string { return "topic " + t.name }
 // a read error, context.Canceled after a graceful stop, or the hard
 // context's error.
 func (s *session) run() error {
+	// Reads and writes take no context: ending the connection's life
+	// closes it, which ends a blocked read or write.
+	context.AfterFunc(s.connCtx, func() { _ = s.conn.CloseNow() })
+
 	readDone := make(chan struct{})
 	go func() { defer close(readDone); s.read() }()
 
 	pingDone := make(chan struct{})
 	go func() { defer close(pingDone); s.ping(s.closing) }()
 
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.deliver() }()
-	go func() { defer wg.Done(); s.write() }()
-	wg.Wait()
+	s.deliver()
+	close(s.closing) // no more pings: the close handshake follows
+	if s.connCtx.Err() == nil {
+		// Delivery finished (graceful stop or connection end): say
+		// goodbye properly.
+		_ = s.conn.Close(websocket.StatusNormalClosure, "")
+	}
 
 	s.cancel()
 	<-readDone

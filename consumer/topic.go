@@ -65,6 +65,8 @@ type Topic struct {
 	progress  atomic.Int64 // unix nanoseconds of the last sign of life, see Progress
 	// inflightPeak is the most event bytes any session held at once.
 	inflightPeak atomic.Int64
+	met          *metrics.Topic // per-event instruments, labels resolved once
+	ckptFailing  atomic.Bool    // reader: the last checkpoint save failed (advance then wakes per batch)
 }
 
 // NewTopic prepares a topic stream; Run starts it.
@@ -89,6 +91,7 @@ func NewTopic(cfg Config, opts Options) *Topic {
 	}
 	t.log = opts.Logger.With("topic", t.name)
 	opts.Metrics.InitTopic(t.name, reconnectReasons(), knownStatuses)
+	t.met = opts.Metrics.Topic(t.name)
 	return t
 }
 

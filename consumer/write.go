@@ -10,62 +10,44 @@ import (
 	"github.com/coder/websocket"
 )
 
-// write sends acks in order and, after a graceful stop, the normal close.
-// Every ack write carries a deadline (PingInterval + PingTimeout), so a peer
-// that stops reading cannot block it for good; pings run in their own
-// goroutine (ping) so that a blocked ack cannot hold them back either.
-// After a failure write keeps draining acks so the delivering goroutine
-// never blocks.
-func (s *session) write() {
-	var buf []byte
-	alive := true
-	for b := range s.acks {
-		buf, alive = s.writeAcks(buf, b, alive)
-	}
-
-	close(s.closing) // no more pings: the close handshake follows
-	if alive && s.connCtx.Err() == nil {
-		// Delivery finished (graceful stop or connection end): say
-		// goodbye properly.
-		_ = s.conn.Close(websocket.StatusNormalClosure, "")
-	}
-}
-
-// writeAcks sends the acks of b while the connection is alive, then counts
-// b's frames as released. It returns the reused buffer and whether the
-// connection is still alive.
-func (s *session) writeAcks(buf []byte, b ackBatch, alive bool) ([]byte, bool) {
+// writeAcks sends the acks of b, one frame per id, unless the connection has
+// failed, then counts b's frames as released. It runs on the delivering
+// goroutine right after the sinks accepted b: handing the acks to a writing
+// goroutine would cost a wake-up per batch. The writes take no context (a
+// timer and a context.AfterFunc per write inside coder/websocket): the
+// connection is closed when connCtx ends, and a peer that stops reading,
+// which leaves a write blocked, is noticed by ping (see acking), which
+// fails the session and so closes the connection under the write.
+func (s *session) writeAcks(b ackBatch) {
 	t := s.t
+	alive := s.connCtx.Err() == nil
+	s.acking.Store(time.Now().UnixNano())
 	for _, id := range b.ids {
 		if !alive {
 			break
 		}
-		buf = appendAck(buf[:0], id)
-		ctx, cancel := context.WithTimeout(s.connCtx, t.cfg.PingInterval+t.cfg.PingTimeout)
-		err := s.conn.Write(ctx, websocket.MessageText, buf)
-		cancel()
-		if err != nil {
+		s.ackBuf = appendAck(s.ackBuf[:0], id)
+		if err := s.conn.Write(context.Background(), websocket.MessageText, s.ackBuf); err != nil {
 			alive = false
 			s.fail(t.red.wrap(fmt.Errorf("write ack: %w", err)))
 		}
 	}
+	s.acking.Store(0)
 
-	s.unack.Add(-int64(b.frames))
-	t.opts.Metrics.Inflight(t.name, int(s.unack.Load()))
+	t.met.Inflight(int(s.unack.Add(-int64(b.frames))))
 	if alive {
 		// Counted once the acks are on the wire, not before, and only the
 		// acks sent: a frame without an ackable id is not one.
-		t.opts.Metrics.Acked(t.name, len(b.ids), b.published)
+		t.met.Acked(len(b.ids), b.published)
 		t.acked.Add(int64(len(b.ids)))
 		if len(b.ids) > 0 {
 			t.progressed()
 		}
 	}
-	return buf, alive
 }
 
 // ping checks every PingInterval that the peer answers within PingTimeout,
-// until the connection ends or write starts the normal close. A ping that
+// until the connection ends or closing closes before the normal close. A ping that
 // gets no answer in time, whatever holds it back (a peer that stopped
 // reading leaves an ack write blocked, and the ping waits behind it), fails
 // the session with errPingTimeout: a dead peer is noticed within
@@ -83,6 +65,7 @@ func (s *session) ping(closing <-chan struct{}) {
 		}
 
 		paused := s.budget.paused()
+		started := time.Now().UnixNano()
 		ctx, cancel := context.WithTimeout(s.connCtx, s.t.cfg.PingTimeout)
 		err := s.conn.Ping(ctx)
 		cancel()
@@ -90,6 +73,12 @@ func (s *session) ping(closing <-chan struct{}) {
 		case <-closing:
 			return // the close handshake, not the peer, ended the ping
 		default:
+		}
+		if since := s.acking.Load(); err != nil && since != 0 && since <= started && s.connCtx.Err() == nil {
+			// An ack write blocked since before the ping, and the ping
+			// waited behind it: the peer stopped reading.
+			s.fail(fmt.Errorf("ping after %s behind a blocked ack write: %w", s.t.cfg.PingTimeout, errPingTimeout))
+			return
 		}
 		if now := s.budget.paused(); now != paused || now%2 == 1 {
 			// The reader was parked by the byte budget, not reading

@@ -100,9 +100,30 @@ func (b *bench) close() {
 	_ = os.RemoveAll(b.dir)
 }
 
-// all runs every configured measurement and prints the report.
+// all runs every configured mode and prints the report.
 func (b *bench) all(ctx context.Context) error {
 	b.printMachine()
+	for _, m := range b.o.modes {
+		var err error
+		switch m {
+		case "compare":
+			err = b.compare(ctx)
+		case "idle":
+			err = b.idleRun(ctx)
+		case "topics":
+			err = b.topicsRun(ctx)
+		case "soak":
+			err = b.soakRun(ctx)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compare runs the flat-out and paced measurements against the reference.
+func (b *bench) compare(ctx context.Context) error {
 	b.prepublish()
 	clients := append([]string{"reference"}, b.o.sinks...)
 	flat := make(map[string][]result)

@@ -28,8 +28,10 @@ type child struct {
 
 // usage is what the kernel says the child cost.
 type usage struct {
-	cpu    time.Duration // user + system
-	rssKiB int64         // peak resident set
+	cpu      time.Duration // user + system
+	rssKiB   int64         // peak resident set
+	syscalls int64         // read- and write-like syscalls (/proc/<pid>/io syscr + syscw), before SIGTERM
+	wakeups  int64         // voluntary context switches of all threads (rusage ru_nvcsw): a thread slept and was woken
 }
 
 // baseEnv is the bench's environment without any STREAMD_ variable.
@@ -114,11 +116,12 @@ func startChild(cmd *exec.Cmd, dir string) (*child, error) {
 // Linux folds the parent's high-water RSS (the bench holds every
 // pre-published frame) into the child's ru_maxrss.
 func (c *child) stop(timeout time.Duration) (usage, error) {
-	var hwm int64
+	var hwm, sys int64
 	select {
 	case <-c.exited:
 	default:
 		hwm = vmHWM(c.cmd.Process.Pid)
+		sys = ioSyscalls(c.cmd.Process.Pid)
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-c.exited:
@@ -134,8 +137,10 @@ func (c *child) stop(timeout time.Duration) (usage, error) {
 		return usage{}, errors.New("no rusage for child")
 	}
 	u := usage{
-		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		rssKiB: hwm,
+		cpu:      time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		rssKiB:   hwm,
+		syscalls: sys,
+		wakeups:  ru.Nvcsw,
 	}
 	if hwm == 0 {
 		u.rssKiB = ru.Maxrss // exited by itself; an upper bound
@@ -188,4 +193,23 @@ func vmHWM(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// ioSyscalls returns a live process's count of read- and write-like system
+// calls over all its threads so far (syscr + syscw of /proc/<pid>/io:
+// read, write, recvfrom, sendto, …; not epoll_wait, futex or fsync), or 0.
+func ioSyscalls(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "syscr" || k == "syscw") {
+			x, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			n += x
+		}
+	}
+	return n
 }

@@ -41,6 +41,15 @@ type options struct {
 	streamd  string
 	timeout  time.Duration
 	verbose  bool
+
+	modes     []string // compare (flat + paced), idle, topics, soak
+	idle      time.Duration
+	topics    int
+	topicRate float64
+	soak      time.Duration
+	soakRate  float64
+	soakDrop  time.Duration
+	soakEvery time.Duration
 }
 
 func main() {
@@ -54,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("streamd-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var rates, sinks string
+	var rates, sinks, modes string
 	fs.IntVar(&o.events, "events", 200_000, "events per flat-out run")
 	fs.StringVar(&o.size, "size", "mix", "event size mix: mix (generator), small (< 512 B) or large (padded to ~4 KiB)")
 	fs.IntVar(&o.runs, "runs", 3, "runs per client; medians are reported")
@@ -66,6 +75,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.streamd, "streamd", "", "streamd binary to test (default: build ./cmd/streamd stripped and static)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a run after this long")
 	fs.BoolVar(&o.verbose, "v", false, "print each run")
+	fs.StringVar(&modes, "mode", "compare", "comma list: compare (flat out + paced, against the reference), idle, topics, soak")
+	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle mode: how long to stay connected without events")
+	fs.IntVar(&o.topics, "topics", 100, "topics mode: topics in one daemon (compared with 1 topic at the same total rate)")
+	fs.Float64Var(&o.topicRate, "topic-rate", 100, "topics mode: events/s per topic, for -duration")
+	fs.DurationVar(&o.soak, "soak", 10*time.Minute, "soak mode: how long to publish")
+	fs.Float64Var(&o.soakRate, "soak-rate", 2000, "soak mode: events/s")
+	fs.DurationVar(&o.soakDrop, "soak-drop", 30*time.Second, "soak mode: drop every proxy connection this often (0: never)")
+	fs.DurationVar(&o.soakEvery, "soak-every", time.Minute, "soak mode: sampling period")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -78,6 +95,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.rates = append(o.rates, f)
 	}
 	o.sinks = splitList(sinks)
+	o.modes = splitList(modes)
+	for _, m := range o.modes {
+		if m != "compare" && m != "idle" && m != "topics" && m != "soak" {
+			fmt.Fprintf(stderr, "streamd-bench: unknown -mode %q (compare, idle, topics, soak)\n", m)
+			return 2
+		}
+	}
 	for _, set := range o.sinks {
 		for _, s := range strings.Split(set, "+") {
 			if _, ok := sinkEnv[s]; !ok {

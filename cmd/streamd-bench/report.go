@@ -36,8 +36,9 @@ func median(v []float64) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (r result) summary() string {
-	return fmt.Sprintf("%6.0f ev/s  cpu %.2fs/100k  rss %5.1f MiB  p50 %.2fms p99 %.2fms p999 %.2fms  start→first %.0fms",
-		r.rate(), r.cpuPer100k(), float64(r.use.rssKiB)/1024, ms(pct(r.lat, .5)), ms(pct(r.lat, .99)), ms(pct(r.lat, .999)), ms(r.startFirst))
+	return fmt.Sprintf("%6.0f ev/s  cpu %.2fs/100k  rss %5.1f MiB  p50 %.2fms p99 %.2fms p999 %.2fms  start→first %.0fms  syscalls/ev %.2f  wakeups/ev %.2f",
+		r.rate(), r.cpuPer100k(), float64(r.use.rssKiB)/1024, ms(pct(r.lat, .5)), ms(pct(r.lat, .99)), ms(pct(r.lat, .999)), ms(r.startFirst),
+		mSys(r), mWake(r))
 }
 
 // metric extracts one figure of a run.
@@ -52,6 +53,8 @@ var (
 	mP999  metric = func(r result) float64 { return ms(pct(r.lat, .999)) }
 	mStart metric = func(r result) float64 { return ms(r.startFirst) }
 	mBench metric = func(r result) float64 { return r.benchCPU.Seconds() / float64(r.events) * 1e5 }
+	mSys   metric = func(r result) float64 { return float64(r.use.syscalls) / float64(r.events) }
+	mWake  metric = func(r result) float64 { return float64(r.use.wakeups) / float64(r.events) }
 )
 
 // med is the median of m over runs.
@@ -84,8 +87,8 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 		head += "\t start→first ms"
 		sep += "\t---:"
 	}
-	head += "\t bench-process CPU s/100k"
-	sep += "\t---:"
+	head += "\t syscalls/ev\t wakeups/ev\t bench-process CPU s/100k"
+	sep += "\t---:\t---:\t---:"
 	fmt.Fprintln(w, head+"\t")
 	fmt.Fprintln(w, sep+"\t")
 	ref := res["reference"]
@@ -103,7 +106,7 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 		if flat {
 			line += fmt.Sprintf("\t %.0f", med(runs, mStart))
 		}
-		line += fmt.Sprintf("\t %.3f", med(runs, mBench))
+		line += fmt.Sprintf("\t %.2f\t %.2f\t %.3f", med(runs, mSys), med(runs, mWake), med(runs, mBench))
 		fmt.Fprintln(w, line+"\t")
 	}
 	_ = w.Flush()

@@ -115,31 +115,6 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Received counts data frames read on topic; redelivered ones also count as such.
-func (m *Metrics) Received(topic string, redelivered bool) {
-	if m == nil {
-		return
-	}
-	m.received.WithLabelValues(topic).Inc()
-	if redelivered {
-		m.redelivered.WithLabelValues(topic).Inc()
-	}
-}
-
-// Acked counts n acks sent on topic and records the publish time of the
-// newest accepted event (zero leaves the lag unchanged).
-func (m *Metrics) Acked(topic string, n int, published time.Time) {
-	if m == nil {
-		return
-	}
-	m.acked.WithLabelValues(topic).Add(float64(n))
-	if !published.IsZero() {
-		m.mu.Lock()
-		m.published[topic] = published
-		m.mu.Unlock()
-	}
-}
-
 // SinkWrite records one Write call of a sink: events accepted, duration, error.
 func (m *Metrics) SinkWrite(sink string, accepted int, d time.Duration, err error) {
 	if m == nil {
@@ -201,14 +176,6 @@ func (m *Metrics) HandshakeFailure(topic string, status int) {
 		return
 	}
 	m.handshakeFail.WithLabelValues(topic, statusLabel(status)).Inc()
-}
-
-// Inflight sets the number of unacked messages of topic.
-func (m *Metrics) Inflight(topic string, n int) {
-	if m == nil {
-		return
-	}
-	m.inflight.WithLabelValues(topic).Set(float64(n))
 }
 
 // Checkpointed records that topic's checkpoint was written at t.

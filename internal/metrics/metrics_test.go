@@ -17,23 +17,23 @@ const topic = "event-v1/all"
 
 func TestNilMetrics(t *testing.T) {
 	var m *Metrics
-	m.Received(topic, true)
-	m.Acked(topic, 1, time.Now())
+	m.Topic(topic).Received(true)
+	m.Topic(topic).Acked(1, time.Now())
 	m.SinkWrite("nats", 1, time.Millisecond, nil)
 	m.DeadLetter(topic)
 	m.DecodeError(topic, "frame")
 	m.Connected(topic, true)
 	m.Reconnect(topic, "dial")
 	m.HandshakeFailure(topic, 401)
-	m.Inflight(topic, 3)
+	m.Topic(topic).Inflight(3)
 	m.Checkpointed(topic, time.Now())
 }
 
 func TestCounters(t *testing.T) {
 	m := New(prometheus.NewRegistry())
-	m.Received(topic, false)
-	m.Received(topic, true)
-	m.Acked(topic, 2, time.Time{})
+	m.Topic(topic).Received(false)
+	m.Topic(topic).Received(true)
+	m.Topic(topic).Acked(2, time.Time{})
 	m.SinkWrite("nats", 5, time.Millisecond, nil)
 	m.SinkWrite("nats", 3, time.Second, errors.New("timeout"))
 	m.DeadLetter(topic)
@@ -42,7 +42,7 @@ func TestCounters(t *testing.T) {
 	m.HandshakeFailure(topic, 401)
 	m.HandshakeFailure(topic, 0)
 	m.Connected(topic, true)
-	m.Inflight(topic, 7)
+	m.Topic(topic).Inflight(7)
 	for _, c := range []struct {
 		name string
 		got  float64
@@ -78,8 +78,8 @@ func TestLagAndCheckpointAge(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	m.now = func() time.Time { return now }
 
-	m.Acked(topic, 1, now.Add(-3*time.Second))
-	m.Acked(topic, 1, time.Time{}) // zero keeps the previous publish time
+	m.Topic(topic).Acked(1, now.Add(-3*time.Second))
+	m.Topic(topic).Acked(1, time.Time{}) // zero keeps the previous publish time
 	m.Checkpointed(topic, now.Add(-1500*time.Millisecond))
 	want := `
 # HELP streamd_checkpoint_age_seconds Seconds since the reader checkpoint of the topic was last written.
@@ -98,8 +98,8 @@ streamd_lag_seconds{topic="event-v1/all"} 3
 func TestLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg)
-	m.Received(topic, true)
-	m.Acked(topic, 1, time.Now())
+	m.Topic(topic).Received(true)
+	m.Topic(topic).Acked(1, time.Now())
 	m.SinkWrite("stdout", 1, time.Millisecond, nil)
 	m.Checkpointed(topic, time.Now())
 	problems, err := testutil.GatherAndLint(reg)
