@@ -67,8 +67,8 @@ func TestMetrics(t *testing.T) {
 	h.Set("topic event-v1/all", false, "connecting")
 	base := start(t, New("127.0.0.1:0", reg, h, nil))
 
-	m.Received("event-v1/all", false)
-	m.Acked("event-v1/all", 1, time.Now().Add(-2*time.Second))
+	m.Topic("event-v1/all").Received(false)
+	m.Topic("event-v1/all").Acked(1, time.Now().Add(-2*time.Second))
 	code, body := get(t, base+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
@@ -87,7 +87,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	m.Received("event-v1/all", true)
+	m.Topic("event-v1/all").Received(true)
 	h.Set("topic event-v1/all", true, "connected")
 	_, body = get(t, base+"/metrics")
 	if !strings.Contains(body, `streamd_events_received_total{topic="event-v1/all"} 2`) {
