@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
+
+	"github.com/streamd/streamd/internal/redact"
 )
 
 // dial performs the handshake within the handshake timeout, and reports a
@@ -44,7 +46,7 @@ func (t *Topic) dial(ctx context.Context, start string) (*websocket.Conn, error)
 // host.
 func Dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, error) {
 	cfg.defaults()
-	red := newRedactor(cfg.Credential)
+	red := redact.New(cfg.Credential)
 	u, err := cfg.URL(start)
 	if err != nil {
 		return nil, err
@@ -62,7 +64,7 @@ func Dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, error
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
 			return nil, refused(resp, red)
 		}
-		return nil, red.wrap(fmt.Errorf("dial %s: %w: %w", endpointName(u.Host, cfg), errDial, err))
+		return nil, red.Error(fmt.Errorf("dial %s: %w: %w", endpointName(u.Host, cfg), errDial, err))
 	}
 
 	conn.SetReadLimit(cfg.ReadLimit)
@@ -88,7 +90,7 @@ func handshakeClient(base *http.Client) *http.Client {
 // refused is the handshakeError of a non-101 response: its status, and the
 // first bytes of the body or, for a redirect, only the host it points to
 // (its body repeats the whole Location, query included).
-func refused(resp *http.Response, red redactor) *handshakeError {
+func refused(resp *http.Response, red redact.Redactor) *handshakeError {
 	he := &handshakeError{Status: resp.StatusCode}
 	if loc, err := resp.Location(); err == nil {
 		he.Location = loc.Host
@@ -96,7 +98,7 @@ func refused(resp *http.Response, red redactor) *handshakeError {
 	}
 	if resp.Body != nil {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		he.Body = strings.TrimSpace(red.string(string(b)))
+		he.Body = strings.TrimSpace(red.String(string(b)))
 	}
 	return he
 }

@@ -24,7 +24,7 @@ func (s *session) read() {
 		buf = reuse(data)
 		if err != nil {
 			if s.stop.Err() == nil {
-				s.fail(t.red.wrap(fmt.Errorf("read frame: %w", err)))
+				s.fail(t.red.Error(fmt.Errorf("read frame: %w", err)))
 			}
 			return
 		}

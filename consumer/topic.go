@@ -11,6 +11,7 @@ import (
 	"github.com/streamd/streamd/internal/deadletter"
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/internal/metrics"
+	"github.com/streamd/streamd/internal/redact"
 	"github.com/streamd/streamd/reconnect"
 	"github.com/streamd/streamd/sink"
 )
@@ -53,7 +54,7 @@ type Topic struct {
 	name      string
 	fullTopic string
 	log       *slog.Logger
-	red       redactor
+	red       redact.Redactor
 	tracker   *checkpoint.Tracker
 	resume    string                 // checkpointed position loaded at start
 	pos       atomic.Pointer[string] // reader: last id every sink accepted, kept in memory
@@ -87,7 +88,7 @@ func NewTopic(cfg Config, opts Options) *Topic {
 		opts:      opts,
 		name:      cfg.Name(),
 		fullTopic: cfg.FullTopic(),
-		red:       newRedactor(cfg.Credential),
+		red:       redact.New(cfg.Credential),
 	}
 	t.log = opts.Logger.With("topic", t.name)
 	opts.Metrics.InitTopic(t.name, reconnectReasons(), knownStatuses)

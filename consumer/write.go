@@ -29,7 +29,7 @@ func (s *session) writeAcks(b ackBatch) {
 		s.ackBuf = appendAck(s.ackBuf[:0], id)
 		if err := s.conn.Write(context.Background(), websocket.MessageText, s.ackBuf); err != nil {
 			alive = false
-			s.fail(t.red.wrap(fmt.Errorf("write ack: %w", err)))
+			s.fail(t.red.Error(fmt.Errorf("write ack: %w", err)))
 		}
 	}
 	s.acking.Store(0)

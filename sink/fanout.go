@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/streamd/streamd/internal/health"
 	"github.com/streamd/streamd/internal/metrics"
+	"github.com/streamd/streamd/internal/redact"
 	"github.com/streamd/streamd/reconnect"
 )
 
@@ -205,7 +205,7 @@ func (f *Fanout) gaveUp(ctxErr error, name string, last error) error {
 	if last == nil || errors.Is(last, ctxErr) {
 		return fmt.Errorf("deliver to sink %s: %w", name, ctxErr)
 	}
-	return fmt.Errorf("deliver to sink %s: %w (last error: %s)", name, ctxErr, Redact(last.Error()))
+	return fmt.Errorf("deliver to sink %s: %w (last error: %s)", name, ctxErr, reason(last.Error()))
 }
 
 // attempt makes one Write call to t and updates metrics, health and logs. A
@@ -226,7 +226,7 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 			if r.Index >= 0 && r.Index < len(batch) {
 				id = batch[r.Index].MessageID
 			}
-			f.log.Warn("sink rejected an event for good", "sink", t.Name, "message_id", id, "reason", Redact(r.Reason))
+			f.log.Warn("sink rejected an event for good", "sink", t.Name, "message_id", id, "reason", reason(r.Reason))
 		}
 	}
 	f.metrics.SinkWrite(t.Name, accepted, time.Since(start), failure)
@@ -234,13 +234,13 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if failure != nil {
-		reason := Redact(failure.Error())
+		why := reason(failure.Error())
 		t.failures++
 		if t.failures == 1 {
 			t.since = start
-			f.log.Warn("sink write failed, retrying", "sink", t.Name, "error", reason)
+			f.log.Warn("sink write failed, retrying", "sink", t.Name, "error", why)
 		}
-		f.health.Set(t.health, false, reason)
+		f.health.Set(t.health, false, why)
 		f.metrics.SinkReady(t.Name, false)
 		return err
 	}
@@ -299,16 +299,13 @@ func (f *Fanout) Close(ctx context.Context) error {
 	return f.closeErr
 }
 
-// userinfo matches credentials embedded in URLs ("scheme://user:pass@").
-var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
-
 // maxReason bounds the length of an error shown in health and logs.
 const maxReason = 300
 
-// Redact removes URL credentials from s and shortens it, so that an error
-// message can be shown in health output and logs.
-func Redact(s string) string {
-	s = userinfo.ReplaceAllString(s, "${1}REDACTED@")
+// reason returns s fit for health output and logs: URL credentials removed
+// (internal/redact) and shortened to maxReason bytes plus "…".
+func reason(s string) string {
+	s = redact.String(s)
 	if len(s) > maxReason {
 		n := maxReason
 		for n > 0 && !utf8.RuneStart(s[n]) {

@@ -245,16 +245,18 @@ func TestFanoutConcurrentWrites(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
+// TestReason: a health or log reason loses URL credentials and is cut to
+// about 300 bytes on a rune boundary.
+func TestReason(t *testing.T) {
 	for in, want := range map[string]string{
 		"connect tls://u:p@h:4222 and nats://tok@h2": "connect tls://REDACTED@h:4222 and nats://REDACTED@h2",
 		"open /var/log/x: permission denied":         "open /var/log/x: permission denied",
 	} {
-		if got := sink.Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		if got := sink.Reason(in); got != want {
+			t.Errorf("Reason(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := sink.Redact(strings.Repeat("é", 400)); len(got) > 310 || !strings.HasSuffix(got, "…") {
+	if got := sink.Reason(strings.Repeat("é", 400)); len(got) > 310 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long reason not shortened: %d bytes", len(got))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/redact"
 	natssink "github.com/streamd/streamd/sink/nats"
 )
 
@@ -83,7 +84,7 @@ func (r *report) sink(ctx context.Context, c *Config, name string) {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := probeNATS(pctx, c)
 		cancel()
-		r.line("sink nats      %s  %s%s", r.mark(err == nil), consumer.RedactValue(c.NATSURL), errSuffix(err))
+		r.line("sink nats      %s  %s%s", r.mark(err == nil), redact.Value(c.NATSURL), errSuffix(err))
 	}
 }
 

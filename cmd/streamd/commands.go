@@ -237,7 +237,7 @@ func (m *Main) runDaemon(ctx context.Context, signals <-chan os.Signal, override
 	if err := refuseJournalStdout(c, m.Stdout, m.Getenv); err != nil {
 		return err
 	}
-	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel)
+	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel, c.secrets()...)
 	c.logDerived(log)
 	d, err := newDaemon(ctx, c, log, m.Stdout)
 	if err != nil {

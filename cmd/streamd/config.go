@@ -11,7 +11,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/redact"
 )
 
 // Config is streamd's configuration, read from STREAMD_* environment
@@ -104,7 +104,7 @@ func (e *configError) Error() string { return e.msg }
 // redacted (URL userinfo) before it is quoted, so nothing of a password is
 // left in the message however the value is escaped.
 func badVar(name, value, why string) error {
-	return &configError{msg: fmt.Sprintf("invalid configuration: STREAMD_%s=%q: %s", name, consumer.RedactValue(value), why)}
+	return &configError{msg: fmt.Sprintf("invalid configuration: STREAMD_%s=%q: %s", name, redact.Value(value), why)}
 }
 
 func badSecret(name, why string) error {
@@ -146,13 +146,13 @@ func processEnv(spec any) error {
 	}
 	var pe *envconfig.ParseError
 	if errors.As(err, &pe) {
-		val := consumer.RedactValue(pe.Value)
+		val := redact.Value(pe.Value)
 		if isSecret(pe.KeyName) {
 			val = "REDACTED"
 		}
 		return &configError{msg: fmt.Sprintf("invalid configuration: %s=%q: cannot parse as %s", pe.KeyName, val, pe.TypeName)}
 	}
-	return &configError{msg: "invalid configuration: " + consumer.Redact(err.Error())}
+	return &configError{msg: "invalid configuration: " + redact.String(err.Error())}
 }
 
 func isSecret(key string) bool {

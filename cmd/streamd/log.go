@@ -9,12 +9,15 @@ import (
 
 	"github.com/lmittmann/tint"
 
-	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/redact"
 )
 
 // newLogger builds the logger: tint on a terminal (or LOG_FORMAT=text),
-// JSON otherwise. Logs always go to stderr, never to stdout.
-func newLogger(w io.Writer, format, level string) *slog.Logger {
+// JSON otherwise. Logs always go to stderr, never to stdout. Every string
+// and error value loses secrets (in any encoding, see internal/redact) and
+// URL userinfo.
+func newLogger(w io.Writer, format, level string, secrets ...string) *slog.Logger {
+	replace := redactAttr(redact.New(secrets...), len(secrets) > 0)
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(level))
 	if format == "text" || format == "auto" && isTerminal(w) {
@@ -22,31 +25,33 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 			Level:       lvl,
 			TimeFormat:  time.TimeOnly,
 			NoColor:     format == "text" && !isTerminal(w),
-			ReplaceAttr: redactAttr,
+			ReplaceAttr: replace,
 		}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level:       lvl,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr { return durationString(groups, redactAttr(groups, a)) },
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr { return durationString(groups, replace(groups, a)) },
 	}))
 }
 
-// redactAttr removes URL userinfo (consumer.Redact) from every string and
-// error value, the message included, so no user:password@ of a URL reaches
-// a log line whatever logged it. Secrets without a URL around them are each
-// component's own business (consumer.Redact with the secret).
-func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	switch a.Value.Kind() {
-	case slog.KindString:
-		if s := a.Value.String(); strings.Contains(s, "@") {
-			return slog.String(a.Key, consumer.Redact(s))
+// redactAttr returns a slog.HandlerOptions.ReplaceAttr that passes every
+// string and error value, the message included, through r, so no secret
+// and no user:password@ of a URL reaches a log line whatever logged it.
+// Without known secrets only values holding an '@' can need it.
+func redactAttr(r redact.Redactor, secrets bool) func([]string, slog.Attr) slog.Attr {
+	return func(_ []string, a slog.Attr) slog.Attr {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			if s := a.Value.String(); secrets || strings.Contains(s, "@") {
+				return slog.String(a.Key, r.String(s))
+			}
+		case slog.KindAny:
+			if err, ok := a.Value.Any().(error); ok && (secrets || strings.Contains(err.Error(), "@")) {
+				return slog.String(a.Key, r.String(err.Error()))
+			}
 		}
-	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok && strings.Contains(err.Error(), "@") {
-			return slog.String(a.Key, consumer.Redact(err.Error()))
-		}
+		return a
 	}
-	return a
 }
 
 // durationString writes durations as Go duration strings ("1.5s") rather

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -115,6 +117,26 @@ func TestLogsRedactURLUserinfo(t *testing.T) {
 		out := buf.String()
 		if strings.Contains(out, "logS3cret") || strings.Count(out, "REDACTED@h") != 3 {
 			t.Errorf("%s: %s", format, out)
+		}
+	}
+}
+
+// TestLogsRedactSecretsInAnyEncoding: the configured credential, a Contact
+// Center token, leaves no trace in a log line raw, query-escaped, decoded
+// to user:password or as the password alone, in JSON and text.
+func TestLogsRedactSecretsInAnyEncoding(t *testing.T) {
+	const pair = "agent7:tok/S3cret+pw"
+	token := base64.StdEncoding.EncodeToString([]byte(pair))
+	for _, format := range []string{"json", "text"} {
+		var buf bytes.Buffer
+		log := newLogger(&buf, format, "info", token, "")
+		log.Info("echoed "+token, "url", "wss://h/?x-api-key="+url.QueryEscape(token),
+			"error", fmt.Errorf("auth %s failed", pair), "body", "password tok/S3cret+pw")
+		out := buf.String()
+		for _, leak := range []string{token, url.QueryEscape(token), "agent7", "S3cret"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("%s: %q logged: %s", format, leak, out)
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/redact"
 )
 
 // Exit statuses.
@@ -79,7 +80,7 @@ func (m *Main) exitStatus(err error) int {
 	if !errors.As(err, &re) {
 		// The whole text, redacted once more: no URL userinfo leaves
 		// whatever produced the error.
-		fmt.Fprintln(m.Stderr, "streamd:", consumer.Redact(err.Error()))
+		fmt.Fprintln(m.Stderr, "streamd:", redact.String(err.Error()))
 	}
 	var ue *usageError
 	if errors.As(err, &ue) && ue.usage != nil {

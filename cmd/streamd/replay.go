@@ -160,7 +160,7 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 	if err != nil {
 		return err
 	}
-	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel)
+	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel, c.secrets()...)
 	c.logDerived(log)
 
 	abortCtx, abort := context.WithCancel(ctx)

@@ -6,7 +6,7 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/redact"
 	"github.com/streamd/streamd/sink"
 	"github.com/streamd/streamd/sink/file"
 	natssink "github.com/streamd/streamd/sink/nats"
@@ -90,7 +90,12 @@ func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, 
 
 // redact removes every secret of c, and URL userinfo, from s.
 func (c *Config) redact(s string) string {
-	return consumer.Redact(s, c.apiKey, c.natsPassword, c.natsToken)
+	return redact.String(s, c.secrets()...)
+}
+
+// secrets returns the credentials of c that no output may show.
+func (c *Config) secrets() []string {
+	return []string{c.apiKey, c.natsPassword, c.natsToken}
 }
 
 func (c *Config) fileConfig(log *slog.Logger) file.Config {

@@ -71,7 +71,7 @@ func (m *Main) tail(ctx context.Context, f *tailFlags, signals <-chan os.Signal)
 	if err != nil {
 		return err
 	}
-	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel)
+	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel, c.secrets()...)
 	c.logDerived(log)
 
 	ctx, stop := context.WithCancel(ctx)

@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/consumer"
+	"github.com/streamd/streamd/internal/redact"
 )
 
 // ErrRefused: the proxy refused the handshake for a reason that retrying
@@ -30,7 +31,7 @@ func probe(ctx context.Context, src consumer.Config) error {
 	}
 	msg := fmt.Errorf("%w: %s: %w", ErrRefused, src.Name(), err)
 	if hint := consumer.Hint(err); hint != "" {
-		return fmt.Errorf("%w (%s)", msg, hint)
+		msg = fmt.Errorf("%w (%s)", msg, hint)
 	}
-	return msg
+	return redact.New(src.Credential).Error(msg)
 }

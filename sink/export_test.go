@@ -1,0 +1,4 @@
+package sink
+
+// Reason exposes reason to the external tests.
+var Reason = reason
