@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -43,14 +44,15 @@ type checkpointHealth struct {
 var ErrCheckpoint = errors.New("consumer: unusable checkpoint")
 
 // loadPosition loads a reader's checkpoint and prepares its Tracker. It does
-// nothing in consumer mode or without a checkpoint store.
-func (t *Topic) loadPosition() error {
+// nothing in consumer mode or without a checkpoint store. ctx bounds the
+// load.
+func (t *Topic) loadPosition(ctx context.Context) error {
 	if t.cfg.Mode != ModeReader || t.opts.Checkpoints == nil {
 		return nil
 	}
 
 	key := t.cfg.Tenant + "/" + t.name
-	id, ok, err := t.opts.Checkpoints.Load(key)
+	id, ok, err := t.opts.Checkpoints.Load(ctx, key)
 	if errors.Is(err, checkpoint.ErrUnavailable) {
 		return fmt.Errorf("load checkpoint of %s: %w", t.name, err)
 	}
@@ -70,19 +72,21 @@ func (t *Topic) loadPosition() error {
 
 // startCheckpoints starts the checkpoint goroutine. The returned function
 // stops it and writes the final position, returning why it could not.
-func (t *Topic) startCheckpoints() (stop func() error) {
+// Saves, the final one included, run until hard ends: a graceful stop still
+// checkpoints what it drained.
+func (t *Topic) startCheckpoints(hard context.Context) (stop func() error) {
 	if t.tracker == nil {
 		return func() error { return nil }
 	}
 
 	t.advanced = make(chan struct{}, 1)
 	quit, done := make(chan struct{}), make(chan struct{})
-	go t.checkpointLoop(quit, done)
+	go t.checkpointLoop(hard, quit, done)
 	return func() error {
 		close(quit)
 		<-done
-		t.saveCheckpoint()
-		if err := t.tracker.Flush(); err != nil {
+		t.saveCheckpoint(hard)
+		if err := t.tracker.Flush(hard); err != nil {
 			t.log.Error("cannot write final checkpoint: a restart reads again what was delivered since the last one", "error", err)
 			return fmt.Errorf("write final checkpoint of %s: %w", t.name, err)
 		}
@@ -112,7 +116,7 @@ func (t *Topic) advance(id string, n int) {
 
 // checkpointLoop saves positions as delivery advances, and flushes the
 // newest one every CheckpointInterval, until stop is closed.
-func (t *Topic) checkpointLoop(stop <-chan struct{}, done chan<- struct{}) {
+func (t *Topic) checkpointLoop(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	tick := time.NewTicker(t.opts.CheckpointInterval)
 	defer tick.Stop()
@@ -121,23 +125,23 @@ func (t *Topic) checkpointLoop(stop <-chan struct{}, done chan<- struct{}) {
 		case <-stop:
 			return
 		case <-t.advanced:
-			t.saveCheckpoint()
+			t.saveCheckpoint(ctx)
 		case <-tick.C:
-			t.saveCheckpoint()
-			t.checkpointSaved(t.tracker.Flush())
+			t.saveCheckpoint(ctx)
+			t.checkpointSaved(t.tracker.Flush(ctx))
 		}
 	}
 }
 
 // saveCheckpoint passes the newest delivered position to the Tracker, which
 // writes it when its count or interval trigger fires.
-func (t *Topic) saveCheckpoint() {
+func (t *Topic) saveCheckpoint(ctx context.Context) {
 	n := t.pending.Swap(0)
 	p := t.pos.Load()
 	if p == nil || n == 0 {
 		return
 	}
-	t.checkpointSaved(t.tracker.Advance(*p, int(n)))
+	t.checkpointSaved(t.tracker.Advance(ctx, *p, int(n)))
 }
 
 func (t *Topic) checkpointPart() string { return "checkpoint " + t.name }

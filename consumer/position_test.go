@@ -32,7 +32,7 @@ func TestIdleReaderCheckpointFlushedWithinInterval(t *testing.T) {
 	}
 	last := ids[len(ids)-1]
 	testutil.WaitFor(t, wait, "the idle reader's checkpoint", func() bool {
-		id, ok, err := openStore(t, dir).Load(tenant + "/event-v1/all")
+		id, ok, err := openStore(t, dir).Load(t.Context(), tenant+"/event-v1/all")
 		return err == nil && ok && id == last
 	})
 }

@@ -81,7 +81,7 @@ func TestGracefulStopReader(t *testing.T) {
 		t.Fatal("stop came too late to be mid-stream")
 	}
 	last := delivered[len(delivered)-1]
-	if id, ok, err := openStore(t, dir).Load(tenant + "/event-v1/all"); err != nil || !ok || id != last {
+	if id, ok, err := openStore(t, dir).Load(t.Context(), tenant+"/event-v1/all"); err != nil || !ok || id != last {
 		t.Fatalf("checkpoint = %q, %v, %v; want the last delivered %q", id, ok, err, last)
 	}
 
@@ -223,7 +223,7 @@ func TestManyTopics(t *testing.T) {
 		tenant + "/event-v1/all":               all[len(all)-1],
 		tenant + "/event-v1/AgentStatusChange": agent[len(agent)-1],
 	} {
-		if id, ok, err := openStore(t, dir).Load(key); err != nil || !ok || id != want {
+		if id, ok, err := openStore(t, dir).Load(t.Context(), key); err != nil || !ok || id != want {
 			t.Errorf("checkpoint %s = %q, %v, %v; want %q", key, id, ok, err, want)
 		}
 	}

@@ -130,11 +130,14 @@ func (t *Topic) Connected() bool { return t.connected.Load() }
 // be written (a restart would read again what was delivered), or hard's
 // error.
 func (t *Topic) Run(ctx, hard context.Context) error {
-	if err := t.loadPosition(); err != nil {
+	if err := t.loadPosition(ctx); err != nil {
+		if ctx.Err() != nil { // stopped before the first event: nothing to drain
+			return hard.Err()
+		}
 		return err
 	}
 
-	stopCheckpoints := t.startCheckpoints()
+	stopCheckpoints := t.startCheckpoints(hard)
 	err := t.supervisor().Run(ctx, t.name, func(sctx context.Context, connected func()) error {
 		return t.connect(sctx, hard, connected)
 	})

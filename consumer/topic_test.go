@@ -67,7 +67,7 @@ func TestReaderResumesAfterCheckpointedID(t *testing.T) {
 		t.Fatalf("Run after graceful stop = %v, want nil", err)
 	}
 	last := first[len(first)-1]
-	if id, ok, err := openStore(t, dir).Load(tenant + "/event-v1/all"); err != nil || !ok || id != last {
+	if id, ok, err := openStore(t, dir).Load(t.Context(), tenant+"/event-v1/all"); err != nil || !ok || id != last {
 		t.Fatalf("checkpoint = %q, %v, %v; want %q", id, ok, err, last)
 	}
 	if !strings.ContainsAny(last, "+/=") {
@@ -187,14 +187,14 @@ func TestReaderSinkFailureKeepsCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, wait, "checkpoint of the last id", func() bool {
-		id, _, _ := store.Load(tenant + "/event-v1/all")
+		id, _, _ := store.Load(t.Context(), tenant+"/event-v1/all")
 		return id == ids[len(ids)-1]
 	})
 	rec.Fail(errors.New("nats down"))
 	calls := rec.Calls()
 	more := publish(srv, g, allTopic, 50)
 	testutil.WaitFor(t, wait, "two failed writes", func() bool { return rec.Calls() >= calls+2 })
-	if id, _, _ := store.Load(tenant + "/event-v1/all"); id != ids[len(ids)-1] {
+	if id, _, _ := store.Load(t.Context(), tenant+"/event-v1/all"); id != ids[len(ids)-1] {
 		t.Fatalf("checkpoint moved to %q while the sink fails", id)
 	}
 	rec.Heal()

@@ -21,7 +21,7 @@ func TestCorruptCheckpointExits78(t *testing.T) {
 		t.Fatal(err)
 	}
 	const key = "acme/event-v1/all"
-	if err := store.Save(key, "CLAfEOEfMAA="); err != nil {
+	if err := store.Save(t.Context(), key, "CLAfEOEfMAA="); err != nil {
 		t.Fatal(err)
 	}
 	path := store.Path(key)

@@ -49,8 +49,8 @@ type KVConfig struct {
 	// process's successor delivers those events again. Optional.
 	MaxReplay       int
 	MaxReplayWindow time.Duration
-	// Timeout bounds each Load and Save, retries included (default
-	// DefaultKVTimeout, 5s).
+	// Timeout bounds each Load and Save, retries included, within the
+	// caller's context (default DefaultKVTimeout, 5s).
 	Timeout time.Duration
 	// Logger receives resumes and skipped saves; nil discards.
 	Logger *slog.Logger
@@ -141,9 +141,9 @@ func (s *KV) Bucket() string { return s.cfg.Bucket }
 // Load returns the message id saved for key. A missing key gives ok=false
 // and a nil error; a value that is not a checkpoint for key gives an error
 // wrapping ErrCorrupt; a server that does not answer within the timeout
-// gives an error wrapping ErrUnavailable.
-func (s *KV) Load(key string) (id string, ok bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+// (or before ctx ends) gives an error wrapping ErrUnavailable.
+func (s *KV) Load(ctx context.Context, key string) (id string, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 
 	v, _, err := s.get(ctx, key)
@@ -192,12 +192,12 @@ func (s *KV) get(ctx context.Context, key string) (kvValue, uint64, error) {
 // as the expected last revision, so a concurrent write in between makes it
 // read and compare again instead of overwriting. When it returns nil the
 // bucket holds id or a later id, acknowledged by the server (and, with
-// replicas, by a quorum).
-func (s *KV) Save(key, id string) error {
+// replicas, by a quorum). It gives up when ctx ends or after the timeout.
+func (s *KV) Save(ctx context.Context, key, id string) error {
 	if key == "" || id == "" {
 		return fmt.Errorf("save checkpoint %q: empty key or message id", key)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 
 	data, err := json.Marshal(kvValue{Version: version, Key: key, MessageID: id,

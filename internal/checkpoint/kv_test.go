@@ -45,7 +45,7 @@ func openKV(t *testing.T, js jetstream.JetStream, instance string) *checkpoint.K
 
 func kvLoad(t *testing.T, s checkpoint.Backend, key string) (string, bool) {
 	t.Helper()
-	id, ok, err := s.Load(key)
+	id, ok, err := s.Load(t.Context(), key)
 	if err != nil {
 		t.Fatalf("Load(%q): %v", key, err)
 	}
@@ -69,7 +69,7 @@ func TestKVCreateAndResume(t *testing.T) {
 		t.Fatalf("Load of a new key = %q, true", id)
 	}
 	for _, id := range []string{"1", "2", "30"} {
-		if err := first.Save(key, id); err != nil {
+		if err := first.Save(t.Context(), key, id); err != nil {
 			t.Fatalf("Save(%s): %v", id, err)
 		}
 	}
@@ -79,7 +79,7 @@ func TestKVCreateAndResume(t *testing.T) {
 		t.Fatalf("Load from a fresh process = %q, %v; want 30, true", id, ok)
 	}
 	odd := "acme/event-v1/odd name:ü.x"
-	if err := second.Save(odd, "7"); err != nil {
+	if err := second.Save(t.Context(), odd, "7"); err != nil {
 		t.Fatalf("Save of a key outside the KV alphabet: %v", err)
 	}
 	if id, ok := kvLoad(t, first, odd); !ok || id != "7" {
@@ -93,10 +93,10 @@ func TestKVCreateAndResume(t *testing.T) {
 func TestKVNeverMovesBackwards(t *testing.T) {
 	srv := natstest.Run(t, nil)
 	a, b := openKV(t, jsConn(t, srv.URL()), "a"), openKV(t, jsConn(t, srv.URL()), "b")
-	if err := a.Save(key, "100"); err != nil {
+	if err := a.Save(t.Context(), key, "100"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Save(key, "50"); err != nil {
+	if err := b.Save(t.Context(), key, "50"); err != nil {
 		t.Fatalf("Save of an older id: %v", err)
 	}
 	if id, _ := kvLoad(t, a, key); id != "100" {
@@ -112,7 +112,7 @@ func TestKVNeverMovesBackwards(t *testing.T) {
 			// Writers interleave ids, each one increasing, so that every
 			// write races another one close to it.
 			for i := range perWriter {
-				if err := s.Save(key, strconv.Itoa(101+i*4+w)); err != nil {
+				if err := s.Save(t.Context(), key, strconv.Itoa(101+i*4+w)); err != nil {
 					errs <- err
 					return
 				}
@@ -197,7 +197,7 @@ func TestKVKeepsExistingBucket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenKV on an existing bucket: %v", err)
 	}
-	if err := s.Save(key, "5"); err != nil {
+	if err := s.Save(t.Context(), key, "5"); err != nil {
 		t.Fatal(err)
 	}
 	if after := bucketConfig(t, js, "ops-ckpt"); !reflect.DeepEqual(before, after) {
@@ -241,10 +241,10 @@ func TestKVCorruptAndUnreachable(t *testing.T) {
 		if _, err := kv.Put(testutil.Context(t, 30*time.Second), key, []byte(val)); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.Load(key); !errors.Is(err, checkpoint.ErrCorrupt) {
+		if _, _, err := s.Load(t.Context(), key); !errors.Is(err, checkpoint.ErrCorrupt) {
 			t.Errorf("%s: Load = %v, want ErrCorrupt", name, err)
 		}
-		if err := s.Save(key, "9"); err == nil {
+		if err := s.Save(t.Context(), key, "9"); err == nil {
 			t.Errorf("%s: Save over a corrupt value = nil, want an error", name)
 		}
 	}
@@ -256,10 +256,35 @@ func TestKVCorruptAndUnreachable(t *testing.T) {
 	if err == nil {
 		t.Fatalf("OpenKV with the server down = %v, nil", s2)
 	}
-	if _, _, err := s.Load(key); !errors.Is(err, checkpoint.ErrUnavailable) || errors.Is(err, checkpoint.ErrCorrupt) {
+	if _, _, err := s.Load(t.Context(), key); !errors.Is(err, checkpoint.ErrUnavailable) || errors.Is(err, checkpoint.ErrCorrupt) {
 		t.Fatalf("Load with the server down = %v; want ErrUnavailable", err)
 	}
-	if err := s.Save(key, "10"); !errors.Is(err, checkpoint.ErrUnavailable) {
+	if err := s.Save(t.Context(), key, "10"); !errors.Is(err, checkpoint.ErrUnavailable) {
 		t.Fatalf("Save with the server down = %v; want ErrUnavailable", err)
+	}
+}
+
+// TestKVHonoursCallerContext: with the server gone, Load and Save end when
+// the caller's context does, not after the store's own (long) timeout.
+func TestKVHonoursCallerContext(t *testing.T) {
+	srv := natstest.Run(t, nil)
+	js := jsConn(t, srv.URL())
+	s, err := checkpoint.OpenKV(testutil.Context(t, 30*time.Second), checkpoint.KVConfig{JetStream: js, Compare: compareInts, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, _, err := s.Load(ctx, key); !errors.Is(err, checkpoint.ErrUnavailable) {
+		t.Errorf("Load = %v, want ErrUnavailable", err)
+	}
+	if err := s.Save(ctx, key, "1"); err == nil {
+		t.Error("Save with the server down = nil")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Load and Save took %v after a 200ms caller deadline", d)
 	}
 }

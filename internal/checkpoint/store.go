@@ -9,6 +9,7 @@
 package checkpoint
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -106,8 +107,12 @@ func safeName(key string, dots bool) string {
 
 // Load returns the saved message ID for key. A missing file gives ok=false
 // and a nil error; an untrustworthy file gives an error wrapping ErrCorrupt
-// that names the file.
-func (s *Store) Load(key string) (id string, ok bool, err error) {
+// that names the file. File I/O cannot be interrupted: ctx is checked once,
+// before it starts.
+func (s *Store) Load(ctx context.Context, key string) (id string, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, fmt.Errorf("read checkpoint %q: %w", key, err)
+	}
 	p := s.Path(key)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -134,10 +139,14 @@ func (s *Store) Load(key string) (id string, ok bool, err error) {
 }
 
 // Save durably records id as the position of key: when it returns nil the
-// file holds either id, and survives a crash or power loss.
-func (s *Store) Save(key, id string) error {
+// file holds either id, and survives a crash or power loss. Like Load, it
+// checks ctx once, before it starts.
+func (s *Store) Save(ctx context.Context, key, id string) error {
 	if key == "" || id == "" {
 		return fmt.Errorf("save checkpoint %q: empty key or message id", key)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("save checkpoint %q: %w", key, err)
 	}
 	f := file{Version: version, Key: key, MessageID: id, SavedAt: s.now().UTC().Round(0)}
 	f.Checksum = f.sum()

@@ -1,6 +1,7 @@
 package checkpoint_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -29,7 +30,7 @@ func open(t testing.TB, dir string) *checkpoint.Store {
 
 func mustLoad(t *testing.T, s *checkpoint.Store, key string) (string, bool) {
 	t.Helper()
-	id, ok, err := s.Load(key)
+	id, ok, err := s.Load(t.Context(), key)
 	if err != nil {
 		t.Fatalf("Load(%q): %v", key, err)
 	}
@@ -43,7 +44,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("Load of missing key = %q, %v; want \"\", false", id, ok)
 	}
 	for _, id := range []string{"CAAQAw==", "CAEQBA==", "CAEQBQ=="} {
-		if err := s.Save(key, id); err != nil {
+		if err := s.Save(t.Context(), key, id); err != nil {
 			t.Fatalf("Save: %v", err)
 		}
 	}
@@ -66,10 +67,10 @@ func TestRoundTrip(t *testing.T) {
 
 func TestSaveRejectsEmpty(t *testing.T) {
 	s := open(t, t.TempDir())
-	if err := s.Save(key, ""); err == nil {
+	if err := s.Save(t.Context(), key, ""); err == nil {
 		t.Fatal("Save with empty id = nil, want error")
 	}
-	if err := s.Save("", "CAAQAw=="); err == nil {
+	if err := s.Save(t.Context(), "", "CAAQAw=="); err == nil {
 		t.Fatal("Save with empty key = nil, want error")
 	}
 }
@@ -92,7 +93,7 @@ func TestPathSanitised(t *testing.T) {
 			t.Errorf("keys %q and %q share %q", k, other, p)
 		}
 		seen[p] = k
-		if err := s.Save(k, fmt.Sprint(i)); err != nil {
+		if err := s.Save(t.Context(), k, fmt.Sprint(i)); err != nil {
 			t.Fatalf("Save(%q): %v", k, err)
 		}
 	}
@@ -108,7 +109,7 @@ func TestPathSanitised(t *testing.T) {
 
 func TestCorruptDetected(t *testing.T) {
 	valid := func(t *testing.T, s *checkpoint.Store) []byte {
-		if err := s.Save(key, "CAAQAw=="); err != nil {
+		if err := s.Save(t.Context(), key, "CAAQAw=="); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(s.Path(key))
@@ -131,7 +132,7 @@ func TestCorruptDetected(t *testing.T) {
 			return b
 		},
 		"other key": func(t *testing.T, s *checkpoint.Store) []byte {
-			if err := s.Save("acme/event-v1/other", "CAAQAw=="); err != nil {
+			if err := s.Save(t.Context(), "acme/event-v1/other", "CAAQAw=="); err != nil {
 				t.Fatal(err)
 			}
 			b, _ := os.ReadFile(s.Path("acme/event-v1/other"))
@@ -146,7 +147,7 @@ func TestCorruptDetected(t *testing.T) {
 			if err := os.WriteFile(s.Path(key), b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			id, ok, err := s.Load(key)
+			id, ok, err := s.Load(t.Context(), key)
 			if !errors.Is(err, checkpoint.ErrCorrupt) || ok || id != "" {
 				t.Fatalf("Load = %q, %v, %v; want ErrCorrupt", id, ok, err)
 			}
@@ -160,7 +161,7 @@ func TestCorruptDetected(t *testing.T) {
 func TestStaleTempFileIgnoredAndCleaned(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
-	if err := s.Save(key, "CAAQAw=="); err != nil {
+	if err := s.Save(t.Context(), key, "CAAQAw=="); err != nil {
 		t.Fatal(err)
 	}
 	// A crash between CreateTemp and rename leaves a partial temp file.
@@ -188,11 +189,11 @@ func TestConcurrentKeys(t *testing.T) {
 		wg.Go(func() {
 			k := fmt.Sprintf("acme/event-v1/topic-%d", g)
 			for i := range 20 {
-				if err := s.Save(k, fmt.Sprintf("%d:%d", g, i)); err != nil {
+				if err := s.Save(t.Context(), k, fmt.Sprintf("%d:%d", g, i)); err != nil {
 					errs <- err
 					return
 				}
-				if _, _, err := s.Load(k); err != nil {
+				if _, _, err := s.Load(t.Context(), k); err != nil {
 					errs <- err
 					return
 				}
@@ -218,7 +219,7 @@ func TestSaveErrorReported(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Save(key, "CAAQAw=="); err == nil || !strings.Contains(err.Error(), "save checkpoint") {
+	if err := s.Save(t.Context(), key, "CAAQAw=="); err == nil || !strings.Contains(err.Error(), "save checkpoint") {
 		t.Fatalf("Save into a removed dir = %v, want a save checkpoint error", err)
 	}
 }
@@ -226,7 +227,7 @@ func TestSaveErrorReported(t *testing.T) {
 func BenchmarkSave(b *testing.B) {
 	s := open(b, b.TempDir())
 	for i := 0; b.Loop(); i++ {
-		if err := s.Save(key, fmt.Sprintf("CAEQ%d", i)); err != nil {
+		if err := s.Save(b.Context(), key, fmt.Sprintf("CAEQ%d", i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -234,12 +235,29 @@ func BenchmarkSave(b *testing.B) {
 
 func BenchmarkLoad(b *testing.B) {
 	s := open(b, b.TempDir())
-	if err := s.Save(key, "CAAQAw=="); err != nil {
+	if err := s.Save(b.Context(), key, "CAAQAw=="); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, _, err := s.Load(key); err != nil {
+		if _, _, err := s.Load(b.Context(), key); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStoreHonoursCancelledContext: a cancelled context stops Load and Save
+// before any file I/O.
+func TestStoreHonoursCancelledContext(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Save(ctx, key, "CAAQAw=="); !errors.Is(err, context.Canceled) {
+		t.Errorf("Save = %v, want context.Canceled", err)
+	}
+	if _, ok, err := s.Load(t.Context(), key); ok || err != nil {
+		t.Errorf("a cancelled Save wrote: ok=%v err=%v", ok, err)
+	}
+	if _, _, err := s.Load(ctx, key); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load = %v, want context.Canceled", err)
 	}
 }

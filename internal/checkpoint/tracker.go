@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -10,11 +11,12 @@ import (
 // local directory; *KV keeps them in a NATS JetStream key-value bucket. A
 // Save that returns nil is durable; Load of a key never saved returns
 // ok=false and a nil error, and an untrustworthy value an error wrapping
-// ErrCorrupt. Calls may block (disk, network) but are bounded by the
-// backend itself.
+// ErrCorrupt. Calls may block (disk, network): they end when ctx ends (a
+// network backend also bounds each call with its own timeout; file I/O checks
+// ctx before it starts).
 type Backend interface {
-	Load(key string) (id string, ok bool, err error)
-	Save(key, id string) error
+	Load(ctx context.Context, key string) (id string, ok bool, err error)
+	Save(ctx context.Context, key, id string) error
 }
 
 // Tracker bounds how often one key's position is written. Call Advance after
@@ -56,8 +58,8 @@ func NewTracker(b Backend, key string, every int, interval time.Duration, onSave
 
 // Advance records that n more messages were delivered, up to and including
 // id, and saves if a trigger fired. A failed save returns the error and is
-// retried by the next Advance or Flush.
-func (t *Tracker) Advance(id string, n int) error {
+// retried by the next Advance or Flush. ctx bounds the save.
+func (t *Tracker) Advance(ctx context.Context, id string, n int) error {
 	if id == "" {
 		return errors.New("advance checkpoint: empty message id")
 	}
@@ -68,7 +70,7 @@ func (t *Tracker) Advance(id string, n int) error {
 	if !t.due() {
 		return nil
 	}
-	return t.saveLocked()
+	return t.saveLocked(ctx)
 }
 
 func (t *Tracker) due() bool {
@@ -77,18 +79,19 @@ func (t *Tracker) due() bool {
 	return byCount || byTime || (t.every <= 0 && t.interval <= 0)
 }
 
-// Flush saves the latest position if it has not been saved.
-func (t *Tracker) Flush() error {
+// Flush saves the latest position if it has not been saved. ctx bounds the
+// save.
+func (t *Tracker) Flush(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.pos == "" || t.pos == t.saved {
 		return nil
 	}
-	return t.saveLocked()
+	return t.saveLocked(ctx)
 }
 
-func (t *Tracker) saveLocked() error {
-	if err := t.store.Save(t.key, t.pos); err != nil {
+func (t *Tracker) saveLocked(ctx context.Context) error {
+	if err := t.store.Save(ctx, t.key, t.pos); err != nil {
 		return err
 	}
 	t.saved, t.pending, t.lastSave = t.pos, 0, t.now()

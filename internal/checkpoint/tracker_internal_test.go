@@ -30,7 +30,7 @@ func newTracker(t *testing.T, every int, interval time.Duration) (*Tracker, *clo
 
 func saved(t *testing.T, tr *Tracker) string {
 	t.Helper()
-	id, _, err := tr.store.Load(tr.key)
+	id, _, err := tr.store.Load(t.Context(), tr.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func saved(t *testing.T, tr *Tracker) string {
 
 func advance(t *testing.T, tr *Tracker, id string, n int) {
 	t.Helper()
-	if err := tr.Advance(id, n); err != nil {
+	if err := tr.Advance(t.Context(), id, n); err != nil {
 		t.Fatalf("Advance(%q, %d): %v", id, n, err)
 	}
 }
@@ -109,23 +109,23 @@ func TestTrackerNoTriggersSavesEveryAdvance(t *testing.T) {
 
 func TestTrackerFlush(t *testing.T) {
 	tr, _, saves := newTracker(t, 1000, time.Hour)
-	if err := tr.Flush(); err != nil || len(*saves) != 0 {
+	if err := tr.Flush(t.Context()); err != nil || len(*saves) != 0 {
 		t.Fatalf("Flush with no position = %v after %d saves", err, len(*saves))
 	}
 	if _, err := os.Stat(tr.store.(*Store).Path(tr.key)); !os.IsNotExist(err) {
 		t.Fatalf("Flush with no position wrote a file: %v", err)
 	}
 	advance(t, tr, "a", 1)
-	if err := tr.Flush(); err != nil {
+	if err := tr.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Flush(); err != nil { // nothing new: no write
+	if err := tr.Flush(t.Context()); err != nil { // nothing new: no write
 		t.Fatal(err)
 	}
 	if len(*saves) != 1 || saved(t, tr) != "a" {
 		t.Fatalf("saves %v, saved %q; want one save of a", *saves, saved(t, tr))
 	}
-	if err := tr.Advance("", 1); err == nil {
+	if err := tr.Advance(t.Context(), "", 1); err == nil {
 		t.Fatal("Advance with empty id = nil, want error")
 	}
 }
@@ -136,13 +136,13 @@ func TestTrackerRetriesFailedSave(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Advance("a", 1); err == nil {
+	if err := tr.Advance(t.Context(), "a", 1); err == nil {
 		t.Fatal("Advance with the dir removed = nil, want error")
 	}
 	if err := os.MkdirAll(filepath.Clean(dir), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Flush(); err != nil {
+	if err := tr.Flush(t.Context()); err != nil {
 		t.Fatalf("Flush after the dir is back: %v", err)
 	}
 	if len(*saves) != 1 || saved(t, tr) != "a" {
