@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/testutil"
 )
 
 func TestHandshakeStatuses(t *testing.T) {
@@ -64,6 +65,11 @@ func TestHandshakeStatuses(t *testing.T) {
 		if got := status(t, s, tc.path, tc.query, tc.h); got != tc.want {
 			t.Errorf("%s?%s: status %d, want %d", tc.path, tc.query, got, tc.want)
 		}
+	}
+	// An upgrade is counted once Accept returns, which can be after the
+	// client saw its 101 and closed; every session's end comes after that.
+	if err := s.WaitSessions(testutil.Context(t, wait), 0); err != nil {
+		t.Fatal(err)
 	}
 	st := s.Stats()
 	if st.Handshakes[404] != 4 || st.Handshakes[403] != 3 || st.Handshakes[101] != 6 {
