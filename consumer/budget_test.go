@@ -62,3 +62,37 @@ func TestInflightBytesBounded(t *testing.T) {
 		t.Errorf("peak in flight %d bytes, over the budget of %d", peak, limit)
 	}
 }
+
+// TestBackpressureIsNotADeadPeer: while the byte budget keeps the reader
+// parked, pongs are not read either; that must not pass for a dead peer
+// (a ping-timeout reconnect every PingInterval + PingTimeout while a sink is
+// slow would only replay what was already read).
+func TestBackpressureIsNotADeadPeer(t *testing.T) {
+	srv := pulsartest.Start(t, pulsartest.Config{Keys: []string{apiKey}})
+	rec := &sinktest.Recorder{}
+	rec.Block()
+	opts, _ := newOptions(t, rec)
+	cfg := newConfig(srv, consumer.ModeReader, "all")
+	const size, limit = 64 << 10, 256 << 10
+	cfg.InflightBytes = limit
+	cfg.PingInterval, cfg.PingTimeout = 50*time.Millisecond, 200*time.Millisecond
+	r := run(t, cfg, opts)
+
+	blob := bytes.Repeat([]byte("x"), size)
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = srv.Publish(allTopic, fmt.Appendf(nil, `{"Interaction":{"event":"InteractionCreated","seq":%d,"blob":"%s"}}`, i, blob))
+	}
+	testutil.WaitFor(t, wait, "the budget filled", func() bool { return consumer.InflightPeak(r.topic) >= limit-size })
+	pings := srv.Stats().Pings
+	testutil.WaitFor(t, wait, "pings over several ping timeouts", func() bool { return srv.Stats().Pings >= pings+10 })
+	if n := srv.Stats().Connections; n != 1 {
+		t.Fatalf("%d connections while the sink was slow, want 1: backpressure taken for a dead peer", n)
+	}
+
+	rec.Unblock()
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
+		t.Fatalf("delivered %d of %d: %v", rec.Count(), len(ids), err)
+	}
+	sameIDs(t, "recorder", rec.IDs(), ids)
+}
