@@ -149,6 +149,20 @@ func (t *topic) trim(count int, age time.Duration, now time.Time) {
 	t.base += int64(drop)
 }
 
+// read returns the message at *cursor (first moving a trimmed cursor to
+// the oldest retained message) and advances the cursor, or returns nil at
+// the end of the topic.
+func (t *topic) read(cursor *int64) *message {
+	if *cursor < t.base {
+		*cursor = t.base
+	}
+	m := t.at(*cursor)
+	if m != nil {
+		*cursor++
+	}
+	return m
+}
+
 // after returns the sequence of the first retained message whose id is
 // greater than k (reader start is exclusive).
 func (t *topic) after(k idKey) int64 {

@@ -140,15 +140,10 @@ func (s *Server) takeNextLocked(sub *subscription) *delivery {
 		sub.redeliver = sub.redeliver[1:]
 		return d
 	}
-	t := sub.topic
-	if sub.cursor < t.base {
-		sub.cursor = t.base
-	}
-	m := t.at(sub.cursor)
+	m := sub.topic.read(&sub.cursor)
 	if m == nil {
 		return nil
 	}
-	sub.cursor++
 	return &delivery{msg: m}
 }
 
@@ -182,16 +177,11 @@ func (sub *subscription) nextShared() *member {
 // another consumer holds the key, or an earlier message of the key is still
 // waiting: a key's messages stay in order on one consumer.
 func (s *Server) dispatchKeySharedLocked(sub *subscription) {
-	t := sub.topic
 	for len(sub.redeliver) < keySharedLookAhead {
-		if sub.cursor < t.base {
-			sub.cursor = t.base
-		}
-		m := t.at(sub.cursor)
+		m := sub.topic.read(&sub.cursor)
 		if m == nil {
 			break
 		}
-		sub.cursor++
 		sub.redeliver = append(sub.redeliver, &delivery{msg: m})
 	}
 	var blocked map[uint32]bool

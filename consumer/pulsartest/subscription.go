@@ -139,15 +139,10 @@ func (s *Server) nextReaderLocked(ss *session) []byte {
 	if !ss.hasRoom() {
 		return nil
 	}
-	t := ss.topic
-	if ss.cursor < t.base {
-		ss.cursor = t.base
-	}
-	m := t.at(ss.cursor)
+	m := ss.topic.read(&ss.cursor)
 	if m == nil {
 		return nil
 	}
-	ss.cursor++
 	ss.took()
 	s.stats.Delivered++
 	return m.frame(0)
