@@ -46,7 +46,7 @@ func TestCoreDeliversEveryEventWithHeaders(t *testing.T) {
 	t.Parallel()
 	ts := natstest.Run(t, nil)
 	sub := subscribe(t, ts.URL(), ">")
-	s := openSink(t, nats.Config{URL: ts.URL(), Subject: "ev.{tenant}.{namespace}.{topic}.{type}", Name: "streamd-test"})
+	s := openSink(t, nats.Config{URL: ts.URL(), Subject: "ev.{tenant}.{namespace}.{topic}.{type}", Name: "streamd-test", Instance: "pod-7"})
 
 	evs := testEvents(60, "persistent://ac.me/cc ns/events")
 	if err := s.Write(testutil.Context(t, 5*time.Second), evs[:1]); err != nil {
@@ -63,6 +63,9 @@ func TestCoreDeliversEveryEventWithHeaders(t *testing.T) {
 		checkMessage(t, m, e, "ev.ac_me.cc_ns.events."+sanitisedType(e.EventType))
 		if got := m.Header.Get(nats.HeaderMsgID); got != "" {
 			t.Errorf("core message has %s %q", nats.HeaderMsgID, got)
+		}
+		if got := m.Header.Get(nats.HeaderInstance); got != "pod-7" {
+			t.Errorf("header %s = %q, want the configured instance", nats.HeaderInstance, got)
 		}
 	}
 	if err := s.Ping(testutil.Context(t, 5*time.Second)); err != nil {

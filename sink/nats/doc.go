@@ -30,6 +30,7 @@
 //	Streamd-Event-Type        event type, e.g. "InteractionCreated"
 //	Streamd-Redelivery-Count  broker redelivery count, decimal
 //	Streamd-Key               partition key; absent when the message has none
+//	Streamd-Instance          the publishing replica (Config.Instance); absent when unset
 //
 // # Delivery guarantee
 //

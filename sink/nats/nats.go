@@ -88,6 +88,9 @@ type Config struct {
 	ReconnectWait time.Duration
 	// Name is the connection name shown by the server, e.g. "streamd".
 	Name string
+	// Instance names this replica (STREAMD_INSTANCE) in the
+	// Streamd-Instance header of every message; empty sets no header.
+	Instance string
 	// Logger receives connection state changes; nil discards.
 	Logger *slog.Logger
 }

@@ -21,6 +21,7 @@ const (
 	HeaderEventType       = "Streamd-Event-Type"
 	HeaderRedeliveryCount = "Streamd-Redelivery-Count"
 	HeaderKey             = "Streamd-Key"
+	HeaderInstance        = "Streamd-Instance"
 )
 
 // MsgID is the JetStream deduplication id of e: its topic and Pulsar message
@@ -66,10 +67,10 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 
 // message builds the NATS message for e. The header values share one
 // backing array to keep allocations per event low.
-func message(e *sink.Event, subj []byte, jetStream bool) *natsgo.Msg {
-	vals := make([]string, 0, 7)
+func message(e *sink.Event, subj []byte, jetStream bool, instance string) *natsgo.Msg {
+	vals := make([]string, 0, 8)
 	vals = append(vals, e.MessageID, e.Topic, e.PublishTime, e.EventType, strconv.Itoa(e.RedeliveryCount))
-	h := make(natsgo.Header, 7)
+	h := make(natsgo.Header, 8)
 	h[HeaderMessageID] = vals[0:1:1]
 	h[HeaderTopic] = vals[1:2:2]
 	h[HeaderPublishTime] = vals[2:3:3]
@@ -78,6 +79,10 @@ func message(e *sink.Event, subj []byte, jetStream bool) *natsgo.Msg {
 	if e.Key != "" {
 		vals = append(vals, e.Key)
 		h[HeaderKey] = vals[len(vals)-1:]
+	}
+	if instance != "" {
+		vals = append(vals, instance)
+		h[HeaderInstance] = vals[len(vals)-1:]
 	}
 	if jetStream {
 		vals = append(vals, MsgID(e))
@@ -98,7 +103,7 @@ func (s *Sink) writeCore(ctx context.Context, c *conn, batch []*sink.Event) erro
 		if s.subjectTooLong(&rej, i, subj) {
 			continue
 		}
-		err := c.nc.PublishMsg(message(e, subj, false))
+		err := c.nc.PublishMsg(message(e, subj, false, s.cfg.Instance))
 		if errors.Is(err, natsgo.ErrMaxPayload) {
 			rej.tooLarge(i, e, c.nc.MaxPayload())
 			continue
@@ -138,7 +143,7 @@ func (s *Sink) writeJetStream(ctx context.Context, c *conn, lost <-chan struct{}
 		if err := w.acquire(); err != nil {
 			return err
 		}
-		f, err := c.js.PublishMsgAsync(message(e, subj, true), opts...)
+		f, err := c.js.PublishMsgAsync(message(e, subj, true, s.cfg.Instance), opts...)
 		if err != nil {
 			<-s.slots
 			if errors.Is(err, natsgo.ErrMaxPayload) {
