@@ -29,6 +29,8 @@ type Metrics struct {
 	redelivered   *prometheus.CounterVec
 	sinkReady     *prometheus.GaugeVec
 	notifyDropped atomic.Pointer[func() uint64] // see NotifyDropped
+	instance      *prometheus.GaugeVec
+	readerBehind  *prometheus.GaugeVec
 
 	mu         sync.Mutex
 	checkpoint map[string]time.Time // topic → last checkpoint write
@@ -82,6 +84,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streamd_inflight_events", Help: "Messages received but not yet acked (the proxy window in use).",
 		}, []string{"topic"}),
+		instance: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streamd_instance_info", Help: "Always 1; the instance label is this replica's STREAMD_INSTANCE.",
+		}, []string{"instance"}),
+		readerBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streamd_reader_behind_messages",
+			Help: "Reader: distinct message ids received on the topic that are newer than the last one every sink accepted.",
+		}, []string{"topic"}),
 		checkpoint: make(map[string]time.Time),
 		published:  make(map[string]time.Time),
 		now:        time.Now,
@@ -91,8 +100,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Now minus the publish time of the last event every sink accepted.", []string{"topic"}, nil),
 	}
 	reg.MustRegister(m.received, m.acked, m.redelivered, m.accepted, m.sinkErrors, m.sinkLatency,
-		m.deadLetters, m.decodeErrors, m.connected, m.reconnects, m.handshakeFail, m.inflight, m.sinkReady, m,
-		buildInfoGauge(buildinfo.Read()), m.notifyDroppedCounter())
+		m.deadLetters, m.decodeErrors, m.connected, m.reconnects, m.handshakeFail, m.inflight, m.sinkReady,
+		m.instance, m.readerBehind, m, buildInfoGauge(buildinfo.Read()), m.notifyDroppedCounter())
 	return m
 }
 
@@ -176,6 +185,14 @@ func (m *Metrics) HandshakeFailure(topic string, status int) {
 		return
 	}
 	m.handshakeFail.WithLabelValues(topic, statusLabel(status)).Inc()
+}
+
+// Instance exports name as the instance label of streamd_instance_info.
+func (m *Metrics) Instance(name string) {
+	if m == nil {
+		return
+	}
+	m.instance.WithLabelValues(name).Set(1)
 }
 
 // Checkpointed records that topic's checkpoint was written at t.

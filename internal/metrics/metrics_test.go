@@ -27,6 +27,8 @@ func TestNilMetrics(t *testing.T) {
 	m.HandshakeFailure(topic, 401)
 	m.Topic(topic).Inflight(3)
 	m.Checkpointed(topic, time.Now())
+	m.Instance("pod-1")
+	m.Topic(topic).ReaderBehind(1)
 }
 
 func TestCounters(t *testing.T) {
@@ -43,6 +45,8 @@ func TestCounters(t *testing.T) {
 	m.HandshakeFailure(topic, 0)
 	m.Connected(topic, true)
 	m.Topic(topic).Inflight(7)
+	m.Instance("pod-1")
+	m.Topic(topic).ReaderBehind(12)
 	for _, c := range []struct {
 		name string
 		got  float64
@@ -61,6 +65,8 @@ func TestCounters(t *testing.T) {
 		{"handshake none", testutil.ToFloat64(m.handshakeFail.WithLabelValues(topic, "0")), 1},
 		{"connected", testutil.ToFloat64(m.connected.WithLabelValues(topic)), 1},
 		{"inflight", testutil.ToFloat64(m.inflight.WithLabelValues(topic)), 7},
+		{"instance info", testutil.ToFloat64(m.instance.WithLabelValues("pod-1")), 1},
+		{"reader behind", testutil.ToFloat64(m.readerBehind.WithLabelValues(topic)), 12},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -102,6 +108,8 @@ func TestLint(t *testing.T) {
 	m.Topic(topic).Acked(1, time.Now())
 	m.SinkWrite("stdout", 1, time.Millisecond, nil)
 	m.Checkpointed(topic, time.Now())
+	m.Instance("pod-1")
+	m.Topic(topic).ReaderBehind(3)
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ type Topic struct {
 	redelivered prometheus.Counter
 	acked       prometheus.Counter
 	inflight    prometheus.Gauge
+	behind      prometheus.Gauge
 }
 
 // Topic resolves the per-event instruments of topic; nil when m is nil.
@@ -31,6 +32,7 @@ func (m *Metrics) Topic(topic string) *Topic {
 		redelivered: m.redelivered.WithLabelValues(topic),
 		acked:       m.acked.WithLabelValues(topic),
 		inflight:    m.inflight.WithLabelValues(topic),
+		behind:      m.readerBehind.WithLabelValues(topic),
 	}
 }
 
@@ -66,4 +68,14 @@ func (t *Topic) Inflight(n int) {
 		return
 	}
 	t.inflight.Set(float64(n))
+}
+
+// ReaderBehind sets streamd_reader_behind_messages: how many distinct
+// message ids a reader has received that are newer than the last one every
+// sink accepted (see consumer's behind tracking).
+func (t *Topic) ReaderBehind(n int) {
+	if t == nil {
+		return
+	}
+	t.behind.Set(float64(n))
 }
