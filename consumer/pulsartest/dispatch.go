@@ -244,3 +244,21 @@ func (s *Server) ActiveConsumer(topic, subscription string) string {
 	}
 	return sub.active.name
 }
+
+// Unacked returns, per consumer name, how many messages of a consumer
+// subscription of topic are in flight (delivered or assigned, not acked).
+func (s *Server) Unacked(topic, subscription string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int)
+	sub := s.subs[subKey{fullTopic(topic), subscription}]
+	if sub == nil {
+		return out
+	}
+	for _, d := range sub.inflight {
+		if m := sub.member(d.owner); m != nil {
+			out[m.name]++
+		}
+	}
+	return out
+}

@@ -90,6 +90,9 @@ func TestFailoverTakeoverAfterDelay(t *testing.T) {
 	if time.Since(first) < delay {
 		t.Errorf("first dispatch on a new subscription waited less than FailoverDelay")
 	}
+	if got := s.Unacked(allTopic, "f"); got["a"] != 4 || len(got) != 1 {
+		t.Errorf("Unacked = %v, want a:4", got)
+	}
 	active.ack(ids[0])
 	testutil.WaitFor(t, wait, "ack processed", func() bool { return len(s.Acked(allTopic, "f")) == 1 })
 	standby.endOfTopic()
