@@ -2,104 +2,23 @@ package pulsartest_test
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/relay"
 	"github.com/streamd/streamd/internal/testutil"
 )
 
-// relay forwards TCP connections to target until blackhole is called;
-// from then on it silently discards everything in both directions while
-// keeping every socket open, like a peer host that vanished without FIN or
-// RST (crash, pulled cable, dropped NAT entry).
-type relay struct {
-	ln     net.Listener
-	target string
-	dead   atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func startRelay(t *testing.T, target string) *relay {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{ln: ln, target: target}
-	r.wg.Add(1)
-	go r.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		r.mu.Lock()
-		for _, c := range r.conns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
-		r.wg.Wait()
-	})
-	return r
-}
-
-func (r *relay) accept() {
-	defer r.wg.Done()
-	for {
-		in, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", r.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.conns = append(r.conns, in, out)
-		r.mu.Unlock()
-		r.wg.Add(2)
-		go r.pipe(in, out)
-		go r.pipe(out, in)
-	}
-}
-
-// pipe copies from src to dst, dropping the bytes once blackholed.
-func (r *relay) pipe(src, dst net.Conn) {
-	defer r.wg.Done()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !r.dead.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				return
-			}
-			return
-		}
-	}
-}
-
-func (r *relay) blackhole() { r.dead.Store(true) }
-
 // dialVia dials the emulator's consumer path through the relay.
-func dialVia(t *testing.T, r *relay, path string, q url.Values) *client {
+func dialVia(t *testing.T, r *relay.Relay, path string, q url.Values) *client {
 	t.Helper()
-	u := "ws://" + r.ln.Addr().String() + path + "?" + q.Encode()
+	u := "ws://" + r.Addr() + path + "?" + q.Encode()
 	c, resp, err := websocket.Dial(testutil.Context(t, wait), u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {key}}})
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -143,7 +62,7 @@ func TestFailoverSilentDeathHeldUntilIdleTimeout(t *testing.T) {
 	t.Parallel()
 	const idle = 400 * time.Millisecond
 	s := pulsartest.Start(t, pulsartest.Config{IdleTimeout: idle})
-	r := startRelay(t, strings.TrimPrefix(s.URL(), "ws://"))
+	r := relay.Start(t, strings.TrimPrefix(s.URL(), "ws://"))
 	active := dialVia(t, r, subPath("sd"), subQuery("Failover", "a", "priorityLevel", "0"))
 	standby := dial(t, s, subPath("sd"), subQuery("Failover", "b", "priorityLevel", "1"))
 	keepAlive(t, standby, idle/12) // a loaded machine can delay a ping by a few periods
@@ -154,7 +73,7 @@ func TestFailoverSilentDeathHeldUntilIdleTimeout(t *testing.T) {
 		}
 	}
 
-	r.blackhole()
+	r.Blackhole()
 	died := time.Now()
 	standby.endOfTopic() // nothing for the standby while the dead one is active
 	for _, id := range ids {
@@ -182,7 +101,7 @@ func TestFailoverSameNameReconnectTakesOver(t *testing.T) {
 	t.Parallel()
 	const delay = 50 * time.Millisecond
 	s := pulsartest.Start(t, pulsartest.Config{IdleTimeout: time.Minute, FailoverDelay: delay})
-	r := startRelay(t, strings.TrimPrefix(s.URL(), "ws://"))
+	r := relay.Start(t, strings.TrimPrefix(s.URL(), "ws://"))
 	dead := dialVia(t, r, subPath("sn"), subQuery("Failover", "replica-1"))
 	other := dial(t, s, subPath("sn"), subQuery("Failover", "replica-2", "priorityLevel", "1"))
 	ids := publishN(s, allTopic, 3)
@@ -191,7 +110,7 @@ func TestFailoverSameNameReconnectTakesOver(t *testing.T) {
 			t.Fatalf("active got %s", f.raw)
 		}
 	}
-	r.blackhole()
+	r.Blackhole()
 
 	start := time.Now()
 	again := dial(t, s, subPath("sn"), subQuery("Failover", "replica-1"))
