@@ -55,6 +55,13 @@ type Config struct {
 	// event larger than the budget is still taken, alone.
 	InflightBytes int64
 	HTTPClient    *http.Client
+
+	// ConsumerName is the consumerName query parameter (consumer mode): keep
+	// it stable per replica. The broker picks the Failover active consumer
+	// and the Key_Shared key ranges by name, and a reconnect under the same
+	// name takes over at once from a session that died silently (see
+	// consumer/pulsartest). Empty lets the proxy generate a random name.
+	ConsumerName string
 }
 
 // DefaultInflightBytes is the default Config.InflightBytes: 64 MiB of

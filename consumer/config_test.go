@@ -27,7 +27,8 @@ func TestURLReaderEncodesMessageID(t *testing.T) {
 
 func TestURLConsumerAndQueryAuth(t *testing.T) {
 	c := Config{Endpoint: "ws://127.0.0.1:8080", Tenant: "acme", Namespace: "agent-v1", Topic: "agX", Mode: ModeConsumer,
-		Subscription: "my sub", SubscriptionType: "Exclusive", Auth: AuthQuery, Credential: "eght_a+b", ReceiverQueueSize: 10}
+		Subscription: "my sub", SubscriptionType: "Exclusive", Auth: AuthQuery, Credential: "eght_a+b", ReceiverQueueSize: 10,
+		ConsumerName: "pod-1"}
 	u, err := c.URL("earliest")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +38,8 @@ func TestURLConsumerAndQueryAuth(t *testing.T) {
 	}
 	q, _ := url.ParseQuery(u.RawQuery)
 	if q.Get("x-api-key") != "eght_a+b" || q.Get("subscriptionType") != "Exclusive" ||
-		q.Get("subscriptionInitialPosition") != "Earliest" || q.Get("receiverQueueSize") != "10" {
+		q.Get("subscriptionInitialPosition") != "Earliest" || q.Get("receiverQueueSize") != "10" ||
+		q.Get("consumerName") != "pod-1" {
 		t.Errorf("query = %v", q)
 	}
 	if c.Header().Get("X-API-Key") != "" {

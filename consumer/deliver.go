@@ -124,6 +124,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	s.writeAcks(ackBatch{ids: ids, frames: len(batch), published: published})
 	if last != "" && t.cfg.Mode == ModeReader {
 		t.advance(last, len(batch))
+		t.met.ReaderBehind(t.behind.accepted(last))
 	}
 	return nil
 }

@@ -137,6 +137,9 @@ func (c *Config) URL(start string) (*url.URL, error) {
 	case ModeConsumer:
 		segs = append(segs, c.Subscription)
 		q.Set("subscriptionType", c.SubscriptionType)
+		if c.ConsumerName != "" {
+			q.Set("consumerName", c.ConsumerName)
+		}
 		if start == "earliest" {
 			q.Set("subscriptionInitialPosition", "Earliest")
 		} else {

@@ -115,6 +115,9 @@ func (t *Topic) decode(data []byte) (item, bool) {
 	}
 
 	t.met.Received(f.RedeliveryCount > 0)
+	if t.cfg.Mode == ModeReader {
+		t.met.ReaderBehind(t.behind.seen(f.MessageID))
+	}
 	payload, props, typ, err := decodePayload(f.Payload, f.Properties)
 	if err != nil {
 		return t.unusable(data, f.MessageID, "payload", err.Error(), now), true

@@ -61,6 +61,7 @@ type Topic struct {
 	pending   atomic.Int64           // reader: frames delivered since the Tracker last heard
 	advanced  chan struct{}          // wakes the checkpoint goroutine
 	ckpt      checkpointHealth       // reader: failing saves, for health and logs
+	behind    behind                 // reader: streamd_reader_behind_messages
 	acked     atomic.Int64
 	connected atomic.Bool
 	progress  atomic.Int64 // unix nanoseconds of the last sign of life, see Progress
