@@ -28,6 +28,7 @@ type Config struct {
 	Mode              string        `envconfig:"STREAMD_MODE" default:"reader" desc:"reader or consumer"`
 	Subscription      string        `envconfig:"STREAMD_SUBSCRIPTION" default:"streamd" desc:"consumer subscription name"`
 	SubscriptionType  string        `envconfig:"STREAMD_SUBSCRIPTION_TYPE" default:"Failover" desc:"Exclusive, Failover, Shared or Key_Shared"`
+	Instance          string        `envconfig:"STREAMD_INSTANCE" desc:"this replica's name in logs, metrics, the Streamd-Instance header and as consumerName (default the hostname)"`
 	Start             string        `envconfig:"STREAMD_START" default:"latest" desc:"earliest, latest or a message id: where to begin without a checkpoint"`
 	StateDir          string        `envconfig:"STREAMD_STATE_DIR" desc:"checkpoints and dead letters (default $STATE_DIRECTORY, else ~/.local/state/streamd)"`
 	Auth              string        `envconfig:"STREAMD_AUTH" default:"header" desc:"header (X-API-Key), query (?x-api-key=) or basic (CC tokens only)"`

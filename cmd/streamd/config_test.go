@@ -58,6 +58,8 @@ func TestBadConfigExits78(t *testing.T) {
 		{"bad topic", []string{"STREAMD_TOPICS", "a/b/c"}, `STREAMD_TOPICS="a/b/c"`},
 		{"duplicate topic", []string{"STREAMD_TOPICS", "all,event-v1/all"}, `STREAMD_TOPICS="all,event-v1/all"`},
 		{"bad mode", []string{"STREAMD_MODE", "writer"}, `STREAMD_MODE="writer"`},
+		{"instance with space", []string{"STREAMD_INSTANCE", "pod 1"}, `STREAMD_INSTANCE="pod 1"`},
+		{"instance with newline", []string{"STREAMD_INSTANCE", "pod\nX-Evil: 1"}, `STREAMD_INSTANCE="pod\nX-Evil: 1"`},
 		{"bad subscription type", []string{"STREAMD_SUBSCRIPTION_TYPE", "exclusive"}, `STREAMD_SUBSCRIPTION_TYPE="exclusive"`},
 		{"bad subscription", []string{"STREAMD_MODE", "consumer", "STREAMD_SUBSCRIPTION", "a b"}, `STREAMD_SUBSCRIPTION="a b"`},
 		{"consumer with message id", []string{"STREAMD_MODE", "consumer", "STREAMD_START", msgID}, `STREAMD_START="` + msgID + `"`},
@@ -182,6 +184,28 @@ func TestHelpAndExampleListEveryVariable(t *testing.T) {
 	for name := range vars {
 		if !seen[name] {
 			t.Errorf("config.example.env lacks %s", name)
+		}
+	}
+}
+
+// TestInstanceDefaultsToHostname: without STREAMD_INSTANCE a replica is
+// named after its host; an explicit name is kept.
+func TestInstanceDefaultsToHostname(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skipf("no hostname: %v", err)
+	}
+	for _, tc := range []struct{ set, want string }{{"", host}, {"pod-7", "pod-7"}} {
+		e := validEnv(t).with("STREAMD_INSTANCE", tc.set)
+		for k, v := range e {
+			t.Setenv(k, v)
+		}
+		c, err := loadConfig(os.Getenv, os.Environ(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Instance != tc.want {
+			t.Errorf("STREAMD_INSTANCE=%q: instance %q, want %q", tc.set, c.Instance, tc.want)
 		}
 	}
 }

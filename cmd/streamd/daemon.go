@@ -89,6 +89,7 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	}
 	d.met = metrics.New(d.reg)
 	d.met.NotifyDropped(d.notify.Dropped)
+	d.met.Instance(c.Instance)
 	d.abortCtx, d.cancelAbort = context.WithCancel(ctx)
 	d.drainCtx, d.cancelDrain = context.WithCancel(d.abortCtx)
 	defer func() {
@@ -191,7 +192,8 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 	}
 	c := d.cfg
 	bi := buildinfo.Read()
-	d.log.Info("streamd started", "version", bi.Version, "revision", bi.Revision, "endpoint", c.endpoint, "tenant", c.Tenant,
+	d.log.Info("streamd started", "version", bi.Version, "revision", bi.Revision, "instance", c.Instance,
+		"endpoint", c.endpoint, "tenant", c.Tenant,
 		"mode", c.Mode, "topics", len(d.topics), "sinks", c.Sinks, "credential", c.credKind, "state_dir", c.StateDir)
 
 	d.sendStatus(time.Now())
@@ -367,6 +369,7 @@ func (c *Config) consumerConfig(ref topicRef) consumer.Config {
 		Mode:              consumer.Mode(c.Mode),
 		Subscription:      c.Subscription,
 		SubscriptionType:  c.SubscriptionType,
+		ConsumerName:      c.Instance,
 		Auth:              consumer.AuthMode(c.Auth),
 		Credential:        c.apiKey,
 		ReceiverQueueSize: c.ReceiverQueueSize,

@@ -129,6 +129,7 @@ func (c *Config) natsConfig(log *slog.Logger) natssink.Config {
 		AckTimeout:      c.NATSAckTimeout,
 		MaxControlLine:  c.NATSMaxControlLine,
 		Name:            "streamd",
+		Instance:        c.Instance,
 		Logger:          log.With("sink", "nats"),
 	}
 }

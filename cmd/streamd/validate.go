@@ -54,6 +54,9 @@ func (c *Config) validate(getenv func(string) string) (derived, error) {
 	if err := c.validateCheckpointStore(); err != nil {
 		return derived{}, err
 	}
+	if err := c.validateInstance(); err != nil {
+		return derived{}, err
+	}
 	return d, nil
 }
 
@@ -68,9 +71,12 @@ func (c *Config) logDerived(log *slog.Logger) {
 	}
 }
 
-// fillDefaults sets the defaults that depend on the environment: STATE_DIR
-// and DEAD_LETTER_PATH.
+// fillDefaults sets the defaults that depend on the environment: STATE_DIR,
+// DEAD_LETTER_PATH and INSTANCE.
 func (c *Config) fillDefaults(getenv func(string) string) {
+	if c.Instance == "" {
+		c.Instance = defaultInstance()
+	}
 	if c.StateDir == "" {
 		c.StateDir = defaultStateDir(getenv)
 	}

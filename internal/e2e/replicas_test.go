@@ -10,6 +10,7 @@ import (
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/internal/testutil"
+	natssink "github.com/streamd/streamd/sink/nats"
 )
 
 // Replica tests: several real streamd processes on one Pulsar subscription
@@ -78,17 +79,19 @@ func pace(t *testing.T, emu *pulsartest.Server, seed int64, n int, rate float64)
 	stop := make(chan struct{})
 	go func() {
 		defer close(p.done)
+		start := time.Now()
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
-		start := time.Now()
 		for sent := 0; sent < n; {
 			select {
 			case <-stop:
 				return
-			case now := <-tick.C:
-				due := min(n, int(now.Sub(start).Seconds()*rate)+1)
-				p.burst(due - sent)
-				sent = due
+			case <-tick.C:
+				due := min(n, int(time.Since(start).Seconds()*rate)+1)
+				if due > sent {
+					p.burst(due - sent)
+					sent = due
+				}
 			}
 		}
 	}()
@@ -152,26 +155,41 @@ func spreadAndKill(t *testing.T, subType string, seed int64) ([]published, []str
 	for i, d := range ds {
 		shares[i] = d.acked()
 	}
-	p.burst(200) // so the killed replica surely holds unacked messages
+	// Freeze replica-0, let its window fill, then kill it: it dies holding
+	// a full window of unacked messages.
+	if err := ds[0].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	p.burst(300)
+	testutil.WaitFor(t, replicaWait, "replica-0's window full", func() bool {
+		return emu.Unacked(replicaFull, "streamd")["replica-0"] >= 100
+	})
+	unacked := emu.Unacked(replicaFull, "streamd")["replica-0"]
 	ds[0].kill()
-	backlog := emu.Backlog(replicaFull, "streamd")
-	t.Logf("%s: killed replica-0 after it acked %v (acks so far %v, subscription backlog after the kill %d)", subType, shares[0], shares, backlog)
+	t.Logf("%s: killed replica-0 holding %d unacked after it acked %v (acks so far %v)", subType, unacked, shares[0], shares)
+
+	// It comes back under the same name and rejoins.
+	testutil.WaitFor(t, replicaWait, "two thirds of the events published", func() bool { return p.count() >= 2*n/3 })
+	ds[0] = startReplica(t, emu, ns, "replica-0",
+		"STREAMD_MODE=consumer", "STREAMD_SUBSCRIPTION_TYPE="+subType, "STREAMD_RECEIVER_QUEUE_SIZE=100")
 
 	want := p.wait(t)
 	waitStream(t, ns, len(want))
 	took := time.Since(start)
-	for i, d := range ds[1:] {
-		shares[i+1] = d.acked()
+	checkStream(t, ns.URL(), replicaStream, replicaFull, want)
+	got := readStream(t, ns.URL(), replicaStream)
+	stored := map[string]int{}
+	for _, m := range got {
+		stored[m.header.Get(natssink.HeaderInstance)]++
 	}
-	for i, v := range shares {
-		if v == 0 {
-			t.Errorf("%s: replica-%d acked nothing (shares %v)", subType, i, shares)
+	for i := range 3 {
+		if stored[fmt.Sprint("replica-", i)] == 0 {
+			t.Errorf("%s: replica-%d stored nothing (per %s: %v)", subType, i, natssink.HeaderInstance, stored)
 		}
 	}
-	checkStream(t, ns.URL(), replicaStream, replicaFull, want)
-	t.Logf("%s: %d events, 3 replicas (one killed), stored exactly once in %v; acked per replica %v",
-		subType, len(want), took.Round(time.Millisecond), shares)
-	return want, readStream(t, ns.URL(), replicaStream)
+	t.Logf("%s: %d events, 3 replicas (one killed with %d unacked and restarted), stored exactly once in %v; stored per replica %v",
+		subType, len(want), unacked, took.Round(time.Millisecond), stored)
+	return want, got
 }
 
 // Shared: three replicas spread the load and lose nothing when one is
@@ -195,12 +213,17 @@ func TestReplicasKeySharedKillKeepsKeyOrder(t *testing.T) {
 		keyOf[id] = pulsartest.EventKey(p.payload)
 	}
 	last := map[string]int{}
+	by := map[string]map[string]bool{} // key → replicas that stored it
 	bad := 0
 	for _, m := range got {
 		k := keyOf[m.msgID]
 		if k == "" {
 			continue
 		}
+		if by[k] == nil {
+			by[k] = map[string]bool{}
+		}
+		by[k][m.header.Get(natssink.HeaderInstance)] = true
 		if prev, ok := last[k]; ok && pos[m.msgID] < prev {
 			if bad++; bad <= 5 {
 				t.Errorf("key %s: event %d stored after event %d", k, pos[m.msgID], prev)
@@ -208,7 +231,14 @@ func TestReplicasKeySharedKillKeepsKeyOrder(t *testing.T) {
 		}
 		last[k] = pos[m.msgID]
 	}
-	t.Logf("Key_Shared: %d keys kept in order (%d out-of-order)", len(last), bad)
+	// Consistent hashing moves only the keys of a consumer that leaves or
+	// joins: no key is ever served by both replicas that stayed up.
+	for k, rs := range by {
+		if rs["replica-1"] && rs["replica-2"] {
+			t.Errorf("key %s stored by both replica-1 and replica-2", k)
+		}
+	}
+	t.Logf("Key_Shared: %d keys kept in order (%d out-of-order), none on both surviving replicas", len(last), bad)
 }
 
 // Failover: the standby takes over when the active replica is killed, with
@@ -227,11 +257,11 @@ func TestReplicasFailoverTakeover(t *testing.T) {
 	p := pace(t, emu, 23, n, rate)
 	testutil.WaitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
 	active, standby := ds[0], ds[1]
-	if active.acked() == 0 {
+	if emu.ActiveConsumer(replicaFull, "streamd") == "replica-1" {
 		active, standby = standby, active
 	}
-	if standby.acked() != 0 {
-		t.Fatalf("both Failover replicas acked events")
+	if standby.acked() != 0 || active.acked() == 0 {
+		t.Fatalf("Failover: active acked %v, standby acked %v", active.acked(), standby.acked())
 	}
 
 	acks := len(emu.Acked(replicaFull, "streamd"))
@@ -269,10 +299,24 @@ func TestReplicasActiveActiveReaders(t *testing.T) {
 	p := pace(t, emu, 24, n, rate)
 	testutil.WaitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
 	ds[0].kill()
+	maxBehind := 0.0
+	tick := time.NewTicker(20 * time.Millisecond) // sampling, not synchronisation
+	defer tick.Stop()
+	for p.count() < n {
+		maxBehind = max(maxBehind, ds[1].metrics().val("streamd_reader_behind_messages", "topic="+replicaTopic))
+		<-tick.C
+	}
 
 	want := p.wait(t)
 	waitStream(t, ns, len(want))
 	checkStream(t, ns.URL(), replicaStream, replicaFull, want)
-	t.Logf("readers: %d events, 2 active-active readers (one killed), stored exactly once in %v; survivor acked %v",
-		len(want), time.Since(start).Round(time.Millisecond), ds[1].acked())
+	m, _ := ds[1].poll(replicaWait, "reader caught up", func(m metrics, _ readyz) bool {
+		v, ok := m.get("streamd_reader_behind_messages", "topic="+replicaTopic)
+		return ok && v == 0
+	})
+	if _, ok := m.get("streamd_instance_info", "instance=reader-1"); !ok {
+		t.Errorf("streamd_instance_info{instance=\"reader-1\"} missing")
+	}
+	t.Logf("readers: %d events, 2 active-active readers (one killed), stored exactly once in %v; survivor acked %v, behind at most %v messages",
+		len(want), time.Since(start).Round(time.Millisecond), ds[1].acked(), maxBehind)
 }
