@@ -314,8 +314,8 @@ func TestReplicasActiveActiveReaders(t *testing.T) {
 		v, ok := m.get("streamd_reader_behind_messages", "topic="+replicaTopic)
 		return ok && v == 0
 	})
-	if _, ok := m.get("streamd_instance_info", "instance=reader-1"); !ok {
-		t.Errorf("streamd_instance_info{instance=\"reader-1\"} missing")
+	if _, ok := m.get("streamd_instance_info", "replica=reader-1"); !ok {
+		t.Errorf("streamd_instance_info{replica=\"reader-1\"} missing")
 	}
 	t.Logf("readers: %d events, 2 active-active readers (one killed), stored exactly once in %v; survivor acked %v, behind at most %v messages",
 		len(want), time.Since(start).Round(time.Millisecond), ds[1].acked(), maxBehind)

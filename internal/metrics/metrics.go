@@ -85,8 +85,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "streamd_inflight_events", Help: "Messages received but not yet acked (the proxy window in use).",
 		}, []string{"topic"}),
 		instance: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "streamd_instance_info", Help: "Always 1; the instance label is this replica's STREAMD_INSTANCE.",
-		}, []string{"instance"}),
+			Name: "streamd_instance_info", Help: "Always 1; the replica label is this replica's STREAMD_INSTANCE.",
+		}, []string{"replica"}), // not "instance": Prometheus sets that to the scrape target
 		readerBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streamd_reader_behind_messages",
 			Help: "Reader: distinct message ids received on the topic that are newer than the last one every sink accepted.",
@@ -187,7 +187,7 @@ func (m *Metrics) HandshakeFailure(topic string, status int) {
 	m.handshakeFail.WithLabelValues(topic, statusLabel(status)).Inc()
 }
 
-// Instance exports name as the instance label of streamd_instance_info.
+// Instance exports name as the replica label of streamd_instance_info.
 func (m *Metrics) Instance(name string) {
 	if m == nil {
 		return
