@@ -76,7 +76,7 @@ func openCheckpoints(ctx context.Context, c *Config, log *slog.Logger) (*checkpo
 		Bucket:          c.CheckpointBucket,
 		Replicas:        c.CheckpointReplicas,
 		Compare:         compareMessageIDs,
-		Instance:        instanceName(),
+		Instance:        instanceName(c),
 		MaxReplay:       c.CheckpointEvery + c.ReceiverQueueSize,
 		MaxReplayWindow: c.CheckpointPeriod,
 		Logger:          log,
@@ -111,14 +111,10 @@ func compareMessageIDs(a, b string) (int, error) {
 	return x.Compare(y), nil
 }
 
-// instanceName names this process in the checkpoints it saves: host name
-// and PID.
-func instanceName() string {
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown"
-	}
-	return fmt.Sprintf("%s/%d", host, os.Getpid())
+// instanceName names this process in the checkpoints it saves:
+// STREAMD_INSTANCE (default the host name) and PID.
+func instanceName(c *Config) string {
+	return fmt.Sprintf("%s/%d", c.Instance, os.Getpid())
 }
 
 // probeCheckpointBucket looks the checkpoint bucket up without creating or

@@ -41,7 +41,7 @@ func startReplica(t *testing.T, emu *pulsartest.Server, ns *natstest.Server, nam
 	t.Helper()
 	env := []string{
 		"STREAMD_TENANT=" + tenant, "STREAMD_API_KEY=" + testKey, "STREAMD_ENDPOINT=" + emu.URL(),
-		"STREAMD_START=earliest", "STREAMD_STATE_DIR=" + t.TempDir(),
+		"STREAMD_START=earliest", "STREAMD_STATE_DIR=" + t.TempDir(), "STREAMD_INSTANCE=" + name,
 		"STREAMD_SINKS=nats", "STREAMD_NATS_URL=" + ns.URL(), "STREAMD_NATS_JETSTREAM=true",
 		"STREAMD_NATS_STREAM=" + replicaStream,
 		"STREAMD_HTTP_ADDR=127.0.0.1:0", "STREAMD_LOG_FORMAT=json",
