@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"sync"
 	"syscall"
 	"time"
@@ -118,6 +119,11 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return nil, badVar("DEAD_LETTER_PATH", c.DeadLetterPath, "cannot open it: "+err.Error())
 	}
+	// A write to a stdout whose reader went away then fails with EPIPE,
+	// which Run logs and stops on, instead of Go's default for fds 1 and 2:
+	// death by SIGPIPE without a word (see os/signal). Only the daemon
+	// does this; one-shot commands such as tail still just end.
+	signal.Ignore(syscall.SIGPIPE)
 	pw := newPipeWatch(stdout)
 	d.stdoutEOF = pw.closed
 	d.outs, err = d.openSinks(pw)

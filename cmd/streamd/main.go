@@ -59,12 +59,8 @@ func backstop() {
 	}()
 }
 
-// signalChannel delivers SIGTERM, SIGINT and SIGHUP. SIGPIPE is ignored:
-// a write to a stdout whose reader went away then fails with EPIPE, which
-// the daemon logs and stops on, instead of killing the process silently
-// (Go's default for fds 1 and 2, see os/signal).
+// signalChannel delivers SIGTERM, SIGINT and SIGHUP.
 func signalChannel() <-chan os.Signal {
-	signal.Ignore(syscall.SIGPIPE)
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	return ch

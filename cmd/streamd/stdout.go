@@ -9,9 +9,9 @@ import (
 
 // pipeWatch is the stdout sink's writer: it passes writes to w and closes
 // closed on the first EPIPE, the sign that stdout's reader went away
-// (`streamd run | head -1`). main ignores SIGPIPE so that such a write
-// fails with EPIPE instead of killing the process without a word; the
-// daemon then stops (see daemon.Run).
+// (`streamd run | head -1`). newDaemon ignores SIGPIPE so that such a
+// write fails with EPIPE instead of killing the process without a word;
+// the daemon then stops (see daemon.Run).
 type pipeWatch struct {
 	w      io.Writer
 	once   sync.Once

@@ -242,3 +242,24 @@ func TestStdoutClosed(t *testing.T) {
 	}
 	t.Logf("%d of %d acked", len(acked), total)
 }
+
+// TestReplayStdoutClosed: only the daemon turns SIGPIPE into a logged stop;
+// `streamd replay | head -1` still ends at once, as one-shot commands do.
+func TestReplayStdoutClosed(t *testing.T) {
+	t.Parallel()
+	emu := pulsartest.Start(t, pulsartest.Config{})
+	publishBig(emu, 1000)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startTo(t, pipeEnv(t, emu, "STREAMD_MODE", "reader"), w, "replay", "-from", "earliest")
+	_ = w.Close()
+	if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {
+		t.Fatalf("first line: %v", err)
+	}
+	_ = r.Close()
+	if code := p.wait(15 * time.Second); code == exitOK {
+		t.Fatalf("replay exit 0 although stdout closed after one line")
+	}
+}
