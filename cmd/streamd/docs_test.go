@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +24,10 @@ import (
 // HTML comment on the line before it:
 //
 //	<!-- runnable -->             TestRunnableDocs runs it with `streamd` on
-//	                              PATH, in an empty directory, offline; it
-//	                              must exit 0 within docsTimeout
+//	                              PATH, in an empty directory, offline, with
+//	                              STREAMD_EMULATOR_ADDR a free port (other
+//	                              runs may use the default); it must exit 0
+//	                              within docsTimeout
 //	<!-- runnable: interrupt -->  it runs until Ctrl-C: the test runs it from
 //	                              the repository root, waits for its first
 //	                              line on stdout, sends SIGINT to its process
@@ -154,12 +157,22 @@ func TestRunnableDocs(t *testing.T) {
 			e := baseEnv(t).with("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 				"GOCACHE", goEnv(t, "GOCACHE"), "GOMODCACHE", goEnv(t, "GOMODCACHE"), "GOFLAGS", os.Getenv("GOFLAGS"))
 			if b.marker == "runnable" {
-				runBlock(t, b, e, t.TempDir())
+				runBlock(t, b, e.with("STREAMD_EMULATOR_ADDR", freeAddr(t)), t.TempDir())
 				return
 			}
 			interruptBlock(t, b, e, root)
 		})
 	}
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // goEnv returns `go env name`, so that blocks using go share the caches.
