@@ -126,6 +126,18 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		t.advance(last, len(batch))
 		t.met.ReaderBehind(t.behind.accepted(last))
 	}
+	return s.leak(len(batch) - len(ids))
+}
+
+// leak counts n more frames that hold a window slot because no ack can
+// free it (a consumer cannot ack a frame without a decodable id). Once they
+// hold half the window it ends the session with errWindowLeak: the proxy
+// would soon stop sending, and a new session starts with a full window.
+func (s *session) leak(n int) error {
+	s.leaked += n
+	if limit := max(1, s.t.cfg.ReceiverQueueSize/2); s.leaked >= limit {
+		return fmt.Errorf("%d frames without an ackable id hold window slots: %w", s.leaked, errWindowLeak)
+	}
 	return nil
 }
 

@@ -24,8 +24,9 @@
 // event a sink rejected for good (sink.RejectError; the stage names the
 // sinks). Nothing is dropped silently and nothing loops. A consumer cannot ack a frame
 // without a decodable id (the proxy would end the session), so such a frame
-// keeps its window slot until the session ends; Topic.Acked counts only the
-// acks actually written.
+// keeps its window slot until the session ends, and once such frames hold
+// half the window the session is replaced (reason "window_leak");
+// Topic.Acked counts only the acks actually written.
 //
 // # Drain and abort
 //

@@ -32,6 +32,7 @@ func TestClassifyAndReason(t *testing.T) {
 		{hs(302), reconnect.Credential, "redirect", "STREAMD_ENDPOINT"},
 		{hs(307), reconnect.Credential, "redirect", "never follows"},
 		{fmt.Errorf("ping after 1s: %w", ErrPingTimeout), reconnect.Transient, "ping_timeout", ""},
+		{fmt.Errorf("2 frames: %w", errWindowLeak), reconnect.Transient, "window_leak", ""},
 		{fmt.Errorf("%w: connection refused", errDial), reconnect.Transient, "dial", ""},
 		{websocket.CloseError{Code: websocket.StatusGoingAway}, reconnect.Transient, "closed", ""},
 		{errors.New("read frame: EOF"), reconnect.Transient, "connection_lost", ""},

@@ -77,6 +77,10 @@ func (e *handshakeError) Meaning() string { return e.status().meaning }
 // (a half-open or wedged connection).
 var errPingTimeout = errors.New("consumer: ping timeout: the proxy stopped answering")
 
+// errWindowLeak ends a consumer session in which frames that cannot be
+// acked hold half the proxy's window (see session.leak).
+var errWindowLeak = errors.New("consumer: window slots held by frames without an ackable id")
+
 // classify says how the supervisor should treat the end of a session.
 func classify(err error) reconnect.Class {
 	if err == nil {
@@ -102,6 +106,8 @@ func reason(err error) string {
 		return he.status().reason
 	case errors.Is(err, errPingTimeout):
 		return "ping_timeout"
+	case errors.Is(err, errWindowLeak):
+		return "window_leak"
 	case errors.Is(err, errDial):
 		return "dial"
 	case websocket.CloseStatus(err) != -1:
@@ -120,7 +126,7 @@ func Refused(err error) bool { return classify(err) == reconnect.Credential }
 // reconnectReasons are the values reason gives a retried session end: the
 // known values of streamd_reconnects_total's "reason" label.
 func reconnectReasons() []string {
-	out := []string{"server_error", "handshake", "redirect", "ping_timeout", "dial", "closed", "connection_lost"}
+	out := []string{"server_error", "handshake", "redirect", "ping_timeout", "window_leak", "dial", "closed", "connection_lost"}
 	for _, st := range handshakeStatuses {
 		out = append(out, st.reason)
 	}

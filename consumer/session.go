@@ -55,6 +55,7 @@ type session struct {
 	connCtx context.Context // the connection's life; cancelled on failure
 	queue   chan item
 	ackBuf  []byte        // the delivering goroutine's ack frame
+	leaked  int           // consumer: frames without an ackable id (delivering goroutine)
 	acking  atomic.Int64  // unix ns when the ack writes in progress began; 0: none
 	closing chan struct{} // closed before the normal close: pings stop
 	errMu   sync.Mutex

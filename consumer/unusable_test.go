@@ -51,8 +51,9 @@ func TestUnusableFramesDeadLetteredAndAcked(t *testing.T) {
 			cfg.ReceiverQueueSize = 3
 			frames := unusableFrames()
 			if mode == consumer.ModeConsumer {
-				// Three frames without an ackable id keep their slots.
-				cfg.ReceiverQueueSize = 4
+				// Three frames without an ackable id keep their slots
+				// (half the window would end the session).
+				cfg.ReceiverQueueSize = 8
 				frames = append(frames, unusableFrame{
 					`{"messageId":"not-an-id","payload":"e30=","properties":{}}`,
 					"not-an-id", "message_id", "not a Pulsar MessageIdData", false, true})
@@ -98,5 +99,39 @@ func TestUnusableFramesDeadLetteredAndAcked(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWindowLeakReconnects: a consumer cannot ack a frame without a usable
+// id, so its window slot stays taken; four such frames filled a window of 4
+// for good. Once they hold half the window the session is replaced (the
+// proxy starts the new one with a full window) and the stream goes on.
+func TestWindowLeakReconnects(t *testing.T) {
+	srv := pulsartest.Start(t, pulsartest.Config{Keys: []string{apiKey}})
+	rec := &sinktest.Recorder{}
+	opts, dlPath := newOptions(t, rec)
+	var logs testutil.SyncBuffer
+	opts.Logger = newLogger(t, &logs)
+	cfg := newConfig(srv, consumer.ModeConsumer, "all")
+	cfg.ReceiverQueueSize = 4
+	run(t, cfg, opts)
+	if err := srv.WaitSessions(testutil.Context(t, wait), 1); err != nil {
+		t.Fatal(err)
+	}
+
+	for range 4 {
+		srv.InjectFrame(allTopic, []byte(`{"payload":"e30=","properties":{}}`))
+	}
+	ids := publish(srv, pulsartest.NewGenerator(tenant, 71), allTopic, 10)
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
+		t.Fatalf("stalled: delivered %d of %d: %v", rec.Count(), len(ids), err)
+	}
+	uniq, _ := dedup(rec.IDs())
+	sameIDs(t, "recorder", uniq, ids)
+	if n := len(deadLetters(t, dlPath)); n < 2 {
+		t.Errorf("%d dead letters, want at least the 2 frames that ended the session", n)
+	}
+	if !strings.Contains(logs.String(), `"reason":"window_leak"`) {
+		t.Error("no session ended with reason window_leak")
 	}
 }
