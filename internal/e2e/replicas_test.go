@@ -243,8 +243,7 @@ func TestReplicasKeySharedKillKeepsKeyOrder(t *testing.T) {
 
 // Failover: the standby takes over when the active replica is killed, with
 // the broker's default failover delay; the takeover time is measured from
-// the kill to the first ack the standby reports (a /metrics scrape, so it
-// includes up to one scrape of latency).
+// the kill to the emulator's first delivery to the standby.
 func TestReplicasFailoverTakeover(t *testing.T) {
 	t.Parallel()
 	n, rate := replicaCounts()
@@ -257,9 +256,9 @@ func TestReplicasFailoverTakeover(t *testing.T) {
 	testutil.WaitFor(t, replicaWait, "2 consumer sessions", func() bool { return emu.Sessions() == 2 })
 	p := pace(t, emu, 23, n, rate)
 	testutil.WaitFor(t, replicaWait, "a third of the events published", func() bool { return p.count() >= n/3 })
-	active, standby := ds[0], ds[1]
+	active, standby, standbyName := ds[0], ds[1], "replica-1"
 	if emu.ActiveConsumer(replicaFull, "streamd") == "replica-1" {
-		active, standby = standby, active
+		active, standby, standbyName = standby, active, "replica-0"
 	}
 	if standby.acked() != 0 || active.acked() == 0 {
 		t.Fatalf("Failover: active acked %v, standby acked %v", active.acked(), standby.acked())
@@ -267,7 +266,9 @@ func TestReplicasFailoverTakeover(t *testing.T) {
 
 	killed := time.Now()
 	active.kill()
-	testutil.WaitFor(t, replicaWait, "the standby's first ack", func() bool { return standby.acked() > 0 })
+	testutil.WaitFor(t, replicaWait, "the standby's first delivery", func() bool {
+		return emu.Unacked(replicaFull, "streamd")[standbyName] > 0 || standby.acked() > 0
+	})
 	takeover := time.Since(killed)
 
 	want := p.wait(t)

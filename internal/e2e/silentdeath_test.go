@@ -85,15 +85,18 @@ func TestFailoverFrozenActiveHeldUntilIdleTimeout(t *testing.T) {
 		t.Fatalf("active consumer %q is not a replica", name)
 	}
 
-	standby := ds["replica-0"]
+	standbyName := "replica-0"
 	if name == "replica-0" {
-		standby = ds["replica-1"]
+		standbyName = "replica-1"
 	}
+	standby := ds[standbyName]
 	if err := active.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	frozen := time.Now()
-	testutil.WaitFor(t, replicaWait, "the standby's first ack", func() bool { return standby.acked() > 0 })
+	testutil.WaitFor(t, replicaWait, "the standby's first delivery", func() bool {
+		return emu.Unacked(replicaFull, "streamd")[standbyName] > 0 || standby.acked() > 0
+	})
 	held := time.Since(frozen)
 	if held < idle/2 {
 		t.Errorf("standby took over %v after the freeze, before the proxy's idle timeout %v", held, idle)
