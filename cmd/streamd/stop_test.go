@@ -109,18 +109,7 @@ func TestStopWithStdoutBlocked(t *testing.T) {
 				t.Fatalf("exit %d with a blocked stdout, want %d", code, exitFail)
 			}
 
-			data, err := io.ReadAll(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			written := lineIDs(t, data)
-			acked := emu.Acked(streamTopic, "streamd")
-			for _, id := range acked {
-				if !written[id] {
-					t.Fatalf("acked %s, which never reached stdout (%d acked, %d written)", id, len(acked), len(written))
-				}
-			}
-			t.Logf("%d written, %d acked", len(written), len(acked))
+			ackedWereWritten(t, emu, r)
 		})
 	}
 }
@@ -156,6 +145,13 @@ func TestStopWithFileBlocked(t *testing.T) {
 	if code != exitFail {
 		t.Fatalf("exit %d with the file sink blocked, want %d", code, exitFail)
 	}
+	ackedWereWritten(t, emu, r)
+}
+
+// ackedWereWritten reads what the sink wrote into r, once the writer has
+// exited, and checks that every acked event is there.
+func ackedWereWritten(t *testing.T, emu *pulsartest.Server, r *os.File) {
+	t.Helper()
 	data, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
@@ -164,9 +160,10 @@ func TestStopWithFileBlocked(t *testing.T) {
 	acked := emu.Acked(streamTopic, "streamd")
 	for _, id := range acked {
 		if !written[id] {
-			t.Fatalf("acked %s, which never reached the file (%d acked, %d written)", id, len(acked), len(written))
+			t.Fatalf("acked %s, which the sink never wrote (%d acked, %d written)", id, len(acked), len(written))
 		}
 	}
+	t.Logf("%d written, %d acked", len(written), len(acked))
 }
 
 // TestStopWithStdoutAndStderrBlocked is `streamd run 2>&1 | sleep 100`:
