@@ -38,6 +38,9 @@ func (s *session) read() {
 			return
 		}
 		t.progressed()
+		if !s.framed.Load() {
+			s.framed.Store(true)
+		}
 		if s.stop.Err() != nil {
 			continue
 		}

@@ -56,6 +56,8 @@ type session struct {
 	queue   chan item
 	ackBuf  []byte        // the delivering goroutine's ack frame
 	leaked  int           // consumer: frames without an ackable id (delivering goroutine)
+	since   time.Time     // when the session connected
+	framed  atomic.Bool   // a frame arrived on this session (see checkStandby)
 	acking  atomic.Int64  // unix ns when the ack writes in progress began; 0: none
 	closing chan struct{} // closed before the normal close: pings stop
 	queued  atomic.Int64  // items in the queue or in the delivering goroutine's batch
@@ -101,6 +103,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 		hard:    hard,
 		connCtx: connCtx,
 		cancel:  cancel,
+		since:   time.Now(),
 		queue:   make(chan item, t.cfg.ReceiverQueueSize+64),
 		closing: make(chan struct{}),
 		budget:  budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1)},

@@ -55,6 +55,7 @@ func (s *session) writeAcks(b ackBatch) {
 func (s *session) ping(closing <-chan struct{}) {
 	tick := time.NewTicker(s.t.cfg.PingInterval)
 	defer tick.Stop()
+	var standby bool
 	for {
 		select {
 		case <-s.connCtx.Done():
@@ -64,6 +65,7 @@ func (s *session) ping(closing <-chan struct{}) {
 		case <-tick.C:
 		}
 
+		standby = s.checkStandby(standby)
 		paused := s.budget.paused()
 		started := time.Now().UnixNano()
 		ctx, cancel := context.WithTimeout(s.connCtx, s.t.cfg.PingTimeout)
