@@ -75,7 +75,7 @@ func (s *session) read() {
 
 // inlineAfter is how long a read must have waited for its frame to count as
 // the first after a quiet spell.
-const inlineAfter = 50 * time.Microsecond
+const inlineAfter = 200 * time.Microsecond
 
 // inlineSinkMax is the longest a batch may have taken in the sinks for the
 // next one to be delivered inline: a slow or blocked sink is waited for by
