@@ -70,11 +70,6 @@ func (b *budget) peakAt(used int64) {
 	}
 }
 
-// pause counts a stretch in which the reader does not read the socket for
-// another reason (delivering inline): called once before it and once
-// after, like take's waits.
-func (b *budget) pause() { b.waits.Add(1) }
-
 // paused returns the wait counter: a ping started and ended with the same
 // even value saw the reader reading throughout.
 func (b *budget) paused() int64 { return b.waits.Load() }

@@ -13,11 +13,6 @@ import (
 // deliver hands batches to the sinks in arrival order and releases their
 // acks only after every sink accepted them.
 func (s *session) deliver() {
-	defer func() {
-		s.deliverMu.Lock()
-		s.deliverDone = true // no inline delivery after this
-		s.deliverMu.Unlock()
-	}()
 	t := s.t
 	batch := make([]item, 0, t.cfg.ReceiverQueueSize)
 	events := make([]*sink.Event, 0, t.cfg.ReceiverQueueSize)
@@ -33,11 +28,7 @@ func (s *session) deliver() {
 		if batch, more = s.nextBatch(batch[:0]); !more {
 			return
 		}
-		s.deliverMu.Lock()
-		err := s.deliverBatch(batch, events[:0])
-		s.queued.Add(-int64(len(batch)))
-		s.deliverMu.Unlock()
-		if err != nil {
+		if err := s.deliverBatch(batch, events[:0]); err != nil {
 			s.fail(err)
 			return
 		}
@@ -116,10 +107,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		// (only the hard context abandons it): a reader then checkpoints
 		// it and resumes after it instead of reading it again, and a sink
 		// that is failing is not raced by a new session it cannot serve.
-		start := time.Now()
-		err := t.opts.Sink.Write(s.hard, events)
-		s.sinksFast.Store(time.Since(start) < inlineSinkMax)
-		if err != nil {
+		if err := t.opts.Sink.Write(s.hard, events); err != nil {
 			var rej *sink.RejectError
 			if !errors.As(err, &rej) {
 				return fmt.Errorf("deliver batch: %w", err)

@@ -15,21 +15,12 @@ import (
 // read decodes frames until the connection ends. After a graceful stop it
 // keeps reading (to receive the close handshake) but forwards nothing; such
 // frames are never acked, so nothing is lost.
-//
-// A frame that arrived after a quiet spell (the read waited longer than
-// inlineAfter) while nothing is queued and the sinks took the last batch
-// quickly is delivered right here (see deliverInline): at low rates that
-// saves the hand-off to the delivering goroutine, a wake-up per event.
-// Frames that were already buffered go to the queue, where the delivering
-// goroutine batches them, and so does everything while the sinks are slow.
 func (s *session) read() {
 	defer close(s.queue)
 	t := s.t
 	var buf []byte
 	for {
-		started := time.Now()
 		data, err := s.readFrame(buf)
-		quiet := time.Since(started) > inlineAfter
 		buf = reuse(data)
 		if err != nil {
 			if s.stop.Err() == nil {
@@ -58,53 +49,12 @@ func (s *session) read() {
 		}
 		t.met.Inflight(int(s.unack.Add(1)))
 
-		if quiet && s.queued.Load() == 0 && s.sinksFast.Load() {
-			if !s.deliverInline(it) {
-				return
-			}
-			continue
-		}
-		s.queued.Add(1)
 		select {
 		case s.queue <- it:
 		case <-s.connCtx.Done():
 			return
 		}
 	}
-}
-
-// inlineAfter is how long a read must have waited for its frame to count as
-// the first after a quiet spell.
-const inlineAfter = 200 * time.Microsecond
-
-// inlineSinkMax is the longest a batch may have taken in the sinks for the
-// next one to be delivered inline: a slow or blocked sink is waited for by
-// the delivering goroutine, while the reader goes on reading up to the byte
-// budget.
-const inlineSinkMax = 5 * time.Millisecond
-
-// deliverInline delivers it on the reading goroutine, as a batch of one. It
-// runs only when nothing is queued, so it never overtakes an older item, and
-// holds deliverMu so that it never runs beside the delivering goroutine's
-// batch nor after that goroutine finished (then the session is closing and
-// it is dropped unacked, like any frame read after a graceful stop). While
-// it runs the socket is not read, which pings forgive like a reader parked
-// by the byte budget. It returns false when the session failed.
-func (s *session) deliverInline(it item) bool {
-	s.deliverMu.Lock()
-	defer s.deliverMu.Unlock()
-	if s.deliverDone {
-		return true
-	}
-
-	s.budget.pause()
-	defer s.budget.pause()
-	s.one[0] = it
-	if err := s.deliverBatch(s.one[:], s.oneEvent[:0]); err != nil {
-		s.fail(err)
-		return false
-	}
-	return true
 }
 
 // readFrame reads the next message into buf's storage, growing it as

@@ -60,21 +60,11 @@ type session struct {
 	framed  atomic.Bool   // a frame arrived on this session (see checkStandby)
 	acking  atomic.Int64  // unix ns when the ack writes in progress began; 0: none
 	closing chan struct{} // closed before the normal close: pings stop
-	queued  atomic.Int64  // items in the queue or in the delivering goroutine's batch
-	// sinksFast: the last batch with events took the sinks under
-	// inlineSinkMax (false until one did).
-	sinksFast atomic.Bool
-	// deliverMu is held while a batch is delivered, by the delivering
-	// goroutine or by the reader delivering inline (read.go).
-	deliverMu   sync.Mutex
-	deliverDone bool           // the delivering goroutine returned; guarded by deliverMu
-	one         [1]item        // the reader's inline batch
-	oneEvent    [1]*sink.Event // and its events
-	errMu       sync.Mutex
-	err         error
-	unack       atomic.Int64
-	budget      budget
-	cancel      context.CancelFunc // closes the connection
+	errMu   sync.Mutex
+	err     error
+	unack   atomic.Int64
+	budget  budget
+	cancel  context.CancelFunc // closes the connection
 }
 
 // connect runs one session: it dials, reports the connection to the
