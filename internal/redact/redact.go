@@ -128,16 +128,24 @@ func String(s string, secrets ...string) string {
 }
 
 // Value returns a configuration value (a URL or a comma-separated list of
-// them) with everything between "://" and the last '@' of each element
+// them) with everything between "://" (or, without a scheme, the start of
+// the element after its leading blanks) and the last '@' of each element
 // replaced by Mark. Unlike String it assumes nothing about the characters
 // of a password: a value that does not even parse as a URL (a space or '/'
-// in the password) loses its userinfo too.
+// in the password) loses its userinfo too, and so does "user:pass@host",
+// which nats.go dials as nats://user:pass@host.
 func Value(v string) string {
 	elems := strings.Split(v, ",")
 	for i, e := range elems {
-		scheme, rest, ok := strings.Cut(e, "://")
-		if at := strings.LastIndexByte(rest, '@'); ok && at >= 0 {
-			elems[i] = scheme + "://" + Mark + rest[at:]
+		prefix, rest, ok := strings.Cut(e, "://")
+		if ok {
+			prefix += "://"
+		} else {
+			rest = strings.TrimLeft(e, " \t")
+			prefix = e[:len(e)-len(rest)]
+		}
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			elems[i] = prefix + Mark + rest[at:]
 		}
 	}
 	return String(strings.Join(elems, ","))

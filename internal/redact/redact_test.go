@@ -44,11 +44,17 @@ func TestWholePasswords(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"nats://user:pa ss@host:4222":        "nats://REDACTED@host:4222",
-		"nats://user:s3cr/et@127.0.0.1:1":    "nats://REDACTED@127.0.0.1:1",
-		"nats://a:b@h1, tls://tok@h2":        "nats://REDACTED@h1, tls://REDACTED@h2",
-		"nats://127.0.0.1:4222":              "nats://127.0.0.1:4222",
-		"not a url with user@example.com in": "not a url with user@example.com in",
+		"nats://user:pa ss@host:4222":      "nats://REDACTED@host:4222",
+		"nats://user:s3cr/et@127.0.0.1:1":  "nats://REDACTED@127.0.0.1:1",
+		"nats://a:b@h1, tls://tok@h2":      "nats://REDACTED@h1, tls://REDACTED@h2",
+		"nats://127.0.0.1:4222":            "nats://127.0.0.1:4222",
+		"a value without user@example.com": "REDACTED@example.com",
+		// nats.go takes a server without a scheme as nats://, so a
+		// value without one is still a URL with userinfo.
+		"bob:hunter2y@127.0.0.1:4222":    "REDACTED@127.0.0.1:4222",
+		"nats://h1, bob:p@ss w@h2":       "nats://h1, REDACTED@h2",
+		" user:pw5ecret@127.0.0.1:18765": " REDACTED@127.0.0.1:18765",
+		"127.0.0.1:4222":                 "127.0.0.1:4222",
 	} {
 		if got := redact.Value(in); got != want {
 			t.Errorf("Value(%q) = %q, want %q", in, got, want)
