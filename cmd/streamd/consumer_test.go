@@ -86,7 +86,7 @@ func TestSecondSignalWhileSinkBlocked(t *testing.T) {
 		t.Fatalf("exited (%d) after one SIGTERM with a blocked sink", p.code)
 	}
 	began := time.Now()
-	p.signal(syscall.SIGTERM)
+	p.signalAgain(syscall.SIGTERM)
 	code := p.wait(10 * time.Second)
 	t.Logf("second SIGTERM: exit %d after %v", code, time.Since(began).Round(time.Millisecond))
 	if code == exitOK {

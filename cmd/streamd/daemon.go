@@ -70,6 +70,7 @@ type daemon struct {
 	httpDone  chan error       // Serve's result; nil without the HTTP listener
 	results   chan error       // one per topic
 	deadline  <-chan time.Time // SHUTDOWN_TIMEOUT after the drain began
+	stopReq   stopRequest      // when the first stop signal came
 	grace     <-chan time.Time // abortGrace after the abort
 	stdoutEOF <-chan struct{}  // closed once stdout's reader went away
 	readyOnce sync.Once
@@ -239,14 +240,17 @@ func (d *daemon) beatPeriod() time.Duration {
 }
 
 // onSignal reopens the file sink on SIGHUP; SIGTERM/SIGINT drains, and a
-// second one aborts.
+// second one aborts (a copy of the first, within repeatWindow, does not).
 func (d *daemon) onSignal(sig os.Signal) {
 	switch {
 	case sig == syscall.SIGHUP:
 		d.reopen()
+	case d.deadline != nil && d.stopReq.repeated(time.Now()):
+		d.log.Info("same stop request: signal repeated within the first's window", "signal", sig.String(), "window", repeatWindow)
 	case d.deadline != nil:
 		d.abort("second signal: exiting now without acking unfinished events")
 	default:
+		d.stopReq.begin(time.Now())
 		d.drain(sig.String())
 	}
 }

@@ -92,6 +92,7 @@ type proc struct {
 	stdout, stderr *testutil.SyncBuffer
 	done           chan struct{}
 	code           int
+	signalled      time.Time // when signal last sent SIGTERM or SIGINT
 }
 
 func start(t *testing.T, e env, args ...string) *proc {
@@ -149,9 +150,22 @@ func run(t *testing.T, e env, args ...string) *proc {
 
 func (p *proc) signal(sig os.Signal) {
 	p.t.Helper()
+	if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		p.signalled = time.Now()
+	}
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		p.t.Fatalf("signal %v: %v", sig, err)
 	}
+}
+
+// signalAgain sends sig as a second stop request: once repeatWindow has
+// passed since the last one, so that streamd does not take it for a copy
+// of the first (the window is the behaviour under test, not a wait for
+// streamd).
+func (p *proc) signalAgain(sig os.Signal) {
+	p.t.Helper()
+	time.Sleep(time.Until(p.signalled.Add(repeatWindow)))
+	p.signal(sig)
 }
 
 // wait waits for the exit and returns the status; it fails the test after d.

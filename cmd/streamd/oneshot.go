@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/reconnect"
@@ -80,9 +81,11 @@ func (c *Config) policy() reconnect.Policy {
 }
 
 // stopOnSignals cancels drain at the first SIGTERM/SIGINT and abort at the
-// second, until ctx is done. SIGHUP is ignored.
+// second (a copy of the first, within repeatWindow, is not one), until ctx
+// is done. SIGHUP is ignored.
 func stopOnSignals(ctx context.Context, signals <-chan os.Signal, log *slog.Logger, drain, abort context.CancelFunc) {
 	drained := false
+	var req stopRequest
 	for {
 		select {
 		case <-ctx.Done():
@@ -90,11 +93,14 @@ func stopOnSignals(ctx context.Context, signals <-chan os.Signal, log *slog.Logg
 		case sig := <-signals:
 			switch {
 			case sig == syscall.SIGHUP:
+			case drained && req.repeated(time.Now()):
+				log.Info("same stop request: signal repeated within the first's window", "signal", sig.String(), "window", repeatWindow)
 			case drained:
 				log.Warn("second signal: stopping now")
 				abort()
 			default:
 				drained = true
+				req.begin(time.Now())
 				log.Info("stopping: finishing the batch in the sinks", "reason", sig.String())
 				drain()
 			}

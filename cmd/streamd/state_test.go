@@ -127,7 +127,7 @@ func TestDeadLetterProblemVisible(t *testing.T) {
 	}
 	p.signal(syscall.SIGTERM)
 	p.waitLog(10*time.Second, "stopping: finishing in-flight events")
-	p.signal(syscall.SIGTERM)
+	p.signalAgain(syscall.SIGTERM)
 	if code := p.wait(20 * time.Second); code != exitFail {
 		t.Errorf("exit %d after a second SIGTERM with an unwritten dead letter, want %d", code, exitFail)
 	}

@@ -101,7 +101,7 @@ func TestStopWithStdoutBlocked(t *testing.T) {
 			p.signal(syscall.SIGTERM)
 			if tc.second {
 				p.waitLog(10*time.Second, "stopping: finishing in-flight events")
-				p.signal(syscall.SIGTERM)
+				p.signalAgain(syscall.SIGTERM)
 			}
 			code := p.wait(15 * time.Second)
 			t.Logf("exit %d %v after SIGTERM", code, time.Since(began).Round(time.Millisecond))
@@ -139,7 +139,7 @@ func TestStopWithFileBlocked(t *testing.T) {
 	began := time.Now()
 	p.signal(syscall.SIGTERM)
 	p.waitLog(10*time.Second, "stopping: finishing in-flight events")
-	p.signal(syscall.SIGTERM)
+	p.signalAgain(syscall.SIGTERM)
 	code := p.wait(15 * time.Second)
 	t.Logf("exit %d %v after SIGTERM", code, time.Since(began).Round(time.Millisecond))
 	if code != exitFail {
