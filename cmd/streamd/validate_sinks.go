@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/streamd/streamd/sink"
+	natssink "github.com/streamd/streamd/sink/nats"
 )
 
 // validateSinks checks SINKS, the variables of each sink listed, and
@@ -67,8 +68,11 @@ func (c *Config) validateNATS() error {
 	if err := c.validateNATSURL(); err != nil {
 		return err
 	}
-	if !strings.Contains(c.NATSSubject, "{") && strings.ContainsAny(c.NATSSubject, " *>") || c.NATSSubject == "" {
+	if c.NATSSubject == "" {
 		return badVar("NATS_SUBJECT", c.NATSSubject, "must be a subject template without spaces or wildcards")
+	}
+	if err := natssink.CheckSubject(c.NATSSubject); err != nil {
+		return badVar("NATS_SUBJECT", c.NATSSubject, err.Error())
 	}
 	if c.NATSStream != "" && !c.NATSJetStream {
 		return badVar("NATS_STREAM", c.NATSStream, "needs STREAMD_NATS_JETSTREAM=true")

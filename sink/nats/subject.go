@@ -89,6 +89,16 @@ func compileTemplate(s string) (template, error) {
 	return t, nil
 }
 
+// CheckSubject returns why s is not a subject template Open accepts (an
+// unknown or unterminated placeholder; a literal part with an empty token,
+// a wildcard, whitespace or a control character), nil when it is. "" is
+// DefaultSubject. Configuration calls it so that the mistake is reported
+// with its variable before any sink opens.
+func CheckSubject(s string) error {
+	_, err := compileTemplate(s)
+	return err
+}
+
 // render appends the subject for e to buf.
 func (t template) render(buf []byte, e *sink.Event) []byte {
 	tenant, namespace, topic := e.SplitTopic()
