@@ -2,8 +2,10 @@ package main
 
 import (
 	"log/slog"
+	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/streamd/streamd/consumer"
@@ -43,6 +45,9 @@ func (c *Config) validate(getenv func(string) string) (derived, error) {
 		return derived{}, err
 	}
 	if d.format, err = c.validateSinks(); err != nil {
+		return derived{}, err
+	}
+	if err := c.validateHTTPAddr(); err != nil {
 		return derived{}, err
 	}
 	if err := c.validateLogging(); err != nil {
@@ -181,6 +186,23 @@ func (c *Config) validateStart() error {
 	}
 	if _, err := consumer.ParseMessageID(c.Start); err != nil {
 		return badVar("START", c.Start, "want earliest, latest or a base64 Pulsar message id")
+	}
+	return nil
+}
+
+// validateHTTPAddr checks that HTTP_ADDR, when set, is host:port with a
+// port of 0..65535, so that `check` rejects what `run` cannot listen on.
+// Whether the port is free is not checked: the daemon may hold it.
+func (c *Config) validateHTTPAddr() error {
+	if c.HTTPAddr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return badVar("HTTP_ADDR", c.HTTPAddr, "want host:port, e.g. 127.0.0.1:9464 (empty disables)")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return badVar("HTTP_ADDR", c.HTTPAddr, "want a port number 0..65535")
 	}
 	return nil
 }

@@ -43,6 +43,8 @@ func TestConfigMistakesExit78(t *testing.T) {
 		{"cluster of a pending region", []string{"STREAMD_ENDPOINT", "", "STREAMD_REGION", "AU2"}, "cluster AU2 belongs to 8x8 region SY1, which is listed by 8x8 as pending"},
 		{"endpoint with userinfo", []string{"STREAMD_ENDPOINT", "wss://user:natsTopSecretPassword@h"}, `STREAMD_ENDPOINT="wss://REDACTED@h"`},
 		{"endpoint with userinfo, no scheme", []string{"STREAMD_ENDPOINT", "user:natsTopSecretPassword@127.0.0.1:1"}, `STREAMD_ENDPOINT="REDACTED@127.0.0.1:1"`},
+		{"http addr without a port", []string{"STREAMD_HTTP_ADDR", "localhost"}, `STREAMD_HTTP_ADDR="localhost": want host:port`},
+		{"http addr with a port out of range", []string{"STREAMD_HTTP_ADDR", "127.0.0.1:99999"}, `STREAMD_HTTP_ADDR="127.0.0.1:99999": want a port number`},
 		{"nats subject with an empty token", []string{"STREAMD_SINKS", "nats", "STREAMD_NATS_SUBJECT", "8x8..{type}"}, `STREAMD_NATS_SUBJECT="8x8..{type}": check subject template`},
 		{"nats subject unterminated", []string{"STREAMD_SINKS", "nats", "STREAMD_NATS_SUBJECT", "8x8.{tenant"}, `STREAMD_NATS_SUBJECT="8x8.{tenant": parse subject template: unterminated`},
 		{"nats subject with a wildcard beside a placeholder", []string{"STREAMD_SINKS", "nats", "STREAMD_NATS_SUBJECT", "8x8.>.{type}"}, `STREAMD_NATS_SUBJECT="8x8.>.{type}"`},
