@@ -15,6 +15,9 @@ func (c *Config) validateSinks() (sink.Format, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := c.validateEventLists(); err != nil {
+		return 0, err
+	}
 	if seen["file"] {
 		if err := c.validateFile(); err != nil {
 			return 0, err
@@ -30,6 +33,28 @@ func (c *Config) validateSinks() (sink.Format, error) {
 		return 0, badVar("FORMAT", c.Format, "want envelope or event")
 	}
 	return f, nil
+}
+
+// validateEventLists trims the entries of each STREAMD_<SINK>_EVENTS and
+// checks that they are event type names. Untrimmed, the natural
+// "InteractionCreated, InteractionDeleted" would allow " InteractionDeleted",
+// which no event matches, and the sink would silently get none of them
+// (filtered events count as accepted). Unknown names stay allowed: 8x8
+// adds types.
+func (c *Config) validateEventLists() error {
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"STDOUT_EVENTS", c.StdoutEvents}, {"FILE_EVENTS", c.FileEvents}, {"NATS_EVENTS", c.NATSEvents}} {
+		for i, raw := range l.list {
+			t := strings.TrimSpace(raw)
+			if !typeName.MatchString(t) {
+				return badVar(l.name, strings.Join(l.list, ","), "entry "+strconvQuote(raw)+" is not an event type name such as InteractionQueued")
+			}
+			l.list[i] = t
+		}
+	}
+	return nil
 }
 
 // validateSinkList checks SINKS and returns the set of sinks listed.

@@ -45,6 +45,8 @@ func TestConfigMistakesExit78(t *testing.T) {
 		{"endpoint with userinfo, no scheme", []string{"STREAMD_ENDPOINT", "user:natsTopSecretPassword@127.0.0.1:1"}, `STREAMD_ENDPOINT="REDACTED@127.0.0.1:1"`},
 		{"http addr without a port", []string{"STREAMD_HTTP_ADDR", "localhost"}, `STREAMD_HTTP_ADDR="localhost": want host:port`},
 		{"http addr with a port out of range", []string{"STREAMD_HTTP_ADDR", "127.0.0.1:99999"}, `STREAMD_HTTP_ADDR="127.0.0.1:99999": want a port number`},
+		{"stdout events with a space inside a name", []string{"STREAMD_STDOUT_EVENTS", "Interaction Created"}, `STREAMD_STDOUT_EVENTS="Interaction Created": entry "Interaction Created" is not an event type name`},
+		{"nats events with an empty entry", []string{"STREAMD_SINKS", "nats", "STREAMD_NATS_EVENTS", "InteractionCreated,,InteractionDeleted"}, `STREAMD_NATS_EVENTS="InteractionCreated,,InteractionDeleted": entry ""`},
 		{"nats subject with an empty token", []string{"STREAMD_SINKS", "nats", "STREAMD_NATS_SUBJECT", "8x8..{type}"}, `STREAMD_NATS_SUBJECT="8x8..{type}": check subject template`},
 		{"nats subject unterminated", []string{"STREAMD_SINKS", "nats", "STREAMD_NATS_SUBJECT", "8x8.{tenant"}, `STREAMD_NATS_SUBJECT="8x8.{tenant": parse subject template: unterminated`},
 		{"nats subject with a wildcard beside a placeholder", []string{"STREAMD_SINKS", "nats", "STREAMD_NATS_SUBJECT", "8x8.>.{type}"}, `STREAMD_NATS_SUBJECT="8x8.>.{type}"`},
