@@ -81,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.topicRate, "topic-rate", 100, "topics mode: events/s per topic, for -duration")
 	fs.DurationVar(&o.soak, "soak", 10*time.Minute, "soak mode: how long to publish")
 	fs.Float64Var(&o.soakRate, "soak-rate", 2000, "soak mode: events/s")
-	fs.DurationVar(&o.soakDrop, "soak-drop", 30*time.Second, "soak mode: drop every proxy connection this often (0: never)")
+	fs.DurationVar(&o.soakDrop, "soak-drop", time.Minute, "soak mode: drop every proxy connection this often (0: never); under 30s+reconnect the backoff never resets and grows to 60s")
 	fs.DurationVar(&o.soakEvery, "soak-every", time.Minute, "soak mode: sampling period")
 	if err := fs.Parse(args); err != nil {
 		return 2

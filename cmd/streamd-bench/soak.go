@@ -137,9 +137,9 @@ func (b *bench) soakTable(rows []soakRow, total int, lat []time.Duration) {
 }
 
 // waitSettled waits until every message was acked, or acks stopped coming
-// for 5 s: a reader whose connection drops after the sinks accepted a batch
-// but before its acks went out resumes after that batch, so those messages
-// are never acked (the file sink check that follows is what proves
+// for settleAfter: a reader whose connection drops after the sinks accepted
+// a batch but before its acks went out resumes after that batch, so those
+// messages are never acked (the file sink check that follows is what proves
 // delivery).
 func waitSettled(ctx context.Context, tr *tracker, total int) error {
 	last, since := -1, time.Now()
@@ -150,7 +150,7 @@ func waitSettled(ctx context.Context, tr *tracker, total int) error {
 		}
 		if n != last {
 			last, since = n, time.Now()
-		} else if time.Since(since) > 5*time.Second {
+		} else if time.Since(since) > settleAfter {
 			return nil
 		}
 		if err := pause(ctx, 200*time.Millisecond); err != nil {
@@ -158,3 +158,7 @@ func waitSettled(ctx context.Context, tr *tracker, total int) error {
 		}
 	}
 }
+
+// settleAfter outlasts the longest reconnect delay (reconnect.DefaultMax,
+// 60 s, reached when drops come faster than DefaultHealthyAfter).
+const settleAfter = 75 * time.Second
