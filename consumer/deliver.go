@@ -14,8 +14,10 @@ import (
 // acks only after every sink accepted them.
 func (s *session) deliver() {
 	t := s.t
-	batch := make([]item, 0, t.cfg.ReceiverQueueSize)
-	events := make([]*sink.Event, 0, t.cfg.ReceiverQueueSize)
+	// Grown on demand up to ReceiverQueueSize: a topic at a low rate keeps
+	// small batches (memory per topic matters with many topics).
+	batch := make([]item, 0, min(t.cfg.ReceiverQueueSize, 16))
+	events := make([]*sink.Event, 0, min(t.cfg.ReceiverQueueSize, 16))
 	for {
 		if s.connCtx.Err() != nil {
 			// The connection failed: whatever is still queued can no
@@ -28,6 +30,9 @@ func (s *session) deliver() {
 		if batch, more = s.nextBatch(batch[:0]); !more {
 			return
 		}
+		if cap(events) < len(batch) {
+			events = make([]*sink.Event, 0, cap(batch))
+		}
 		if err := s.deliverBatch(batch, events[:0]); err != nil {
 			s.fail(err)
 			return
@@ -36,7 +41,7 @@ func (s *session) deliver() {
 }
 
 // nextBatch waits for the first queued item, then takes whatever else is
-// already queued, up to the batch's capacity. It returns false when there is
+// already queued, up to ReceiverQueueSize items. It returns false when there is
 // nothing more to deliver: the queue is closed, or a graceful stop found it
 // empty.
 func (s *session) nextBatch(batch []item) ([]item, bool) {
@@ -59,7 +64,7 @@ func (s *session) nextBatch(batch []item) ([]item, bool) {
 		}
 	}
 
-	for len(batch) < cap(batch) {
+	for len(batch) < s.t.cfg.ReceiverQueueSize {
 		select {
 		case it, ok := <-s.queue:
 			if !ok {
