@@ -68,7 +68,6 @@ type Topic struct {
 	// inflightPeak is the most event bytes any session held at once.
 	inflightPeak atomic.Int64
 	met          *metrics.Topic // per-event instruments, labels resolved once
-	ckptFailing  atomic.Bool    // reader: the last checkpoint save failed (advance then wakes per batch)
 }
 
 // NewTopic prepares a topic stream; Run starts it.
