@@ -97,13 +97,16 @@ func (p Policy) Delay(attempt int) time.Duration {
 	if p.Rand != nil {
 		r = p.Rand
 	}
+
 	f := r()
 	if !(f >= 0) { // also catches NaN
 		f = 0
 	}
+
 	if f >= 1 {
 		f = 0.999999
 	}
+
 	half := c / 2
 	return half + time.Duration(float64(c-half)*f)
 }

@@ -87,6 +87,7 @@ func (s *Supervisor) Run(ctx context.Context, name string, session func(ctx cont
 		start := s.now()
 		conn := &connState{log: log, failures: failures}
 		err := session(ctx, conn.connected)
+
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -102,13 +103,16 @@ func (s *Supervisor) Run(ctx context.Context, name string, session func(ctx cont
 			conn.connected() // logs a recovery not yet reported
 			attempt, failures = 0, 0
 		}
+
 		failures++
+
 		if class == Credential {
 			attempt = max(attempt, s.Policy.MaxAttempt())
 		}
 
 		delay := s.Policy.Delay(attempt)
 		s.logEnd(log, class, reason, err, failures, delay)
+
 		if s.OnRetry != nil {
 			s.OnRetry(class, reason, failures, delay)
 		}
@@ -116,10 +120,12 @@ func (s *Supervisor) Run(ctx context.Context, name string, session func(ctx cont
 		if attempt < s.Policy.MaxAttempt() {
 			attempt++
 		}
+
 		if !s.wait(ctx, delay) {
 			return nil
 		}
 	}
+
 	return nil
 }
 
@@ -128,15 +134,18 @@ func (s *Supervisor) logEnd(log *slog.Logger, class Class, reason string, err er
 	if err != nil {
 		attrs = append(attrs, "error", err)
 	}
+
 	if class != Credential {
 		log.Warn("session ended", attrs...)
 		return
 	}
+
 	if s.Hint != nil {
 		if h := s.Hint(err); h != "" {
 			attrs = append(attrs, "hint", h)
 		}
 	}
+
 	log.Error("session rejected, check credentials and configuration", attrs...)
 }
 
@@ -150,6 +159,7 @@ func (s *Supervisor) wait(ctx context.Context, d time.Duration) bool {
 		defer t.Stop()
 		c = t.C
 	}
+
 	select {
 	case <-c:
 		return ctx.Err() == nil

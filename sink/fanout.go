@@ -84,9 +84,11 @@ func NewFanout(cfg FanoutConfig) *Fanout {
 		retry:   retryPolicy(cfg),
 		closed:  make(chan struct{}),
 	}
+
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
+
 	for _, t := range cfg.Targets {
 		tg := &target{Target: t, health: "sink " + t.Name}
 		if len(t.Events) > 0 {
@@ -95,10 +97,12 @@ func NewFanout(cfg FanoutConfig) *Fanout {
 				tg.allow[e] = struct{}{}
 			}
 		}
+
 		f.health.Set(tg.health, true, "")
 		f.metrics.InitSink(t.Name)
 		f.targets = append(f.targets, tg)
 	}
+
 	return f
 }
 
@@ -138,12 +142,14 @@ func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 		return ErrClosed
 	default:
 	}
+
 	pending := make([]job, 0, len(f.targets))
 	for _, t := range f.targets {
 		if b := t.filter(batch); len(b) > 0 {
 			pending = append(pending, job{t, b})
 		}
 	}
+
 	if len(pending) == 0 {
 		return nil
 	}
@@ -154,6 +160,7 @@ func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 		if err := ctx.Err(); err != nil {
 			return f.gaveUp(err, pending[0].t.Name, errs[0])
 		}
+
 		f.attemptAll(ctx, pending, errs)
 
 		// Keep only the targets that failed; collect permanent rejections.
@@ -164,12 +171,15 @@ func (f *Fanout) Write(ctx context.Context, batch []*Event) error {
 				r, err := j.t.mapRejections(rej, batch, len(j.batch))
 				rejected, errs[i] = append(rejected, r...), err
 			}
+
 			if errs[i] != nil {
 				pending[n], errs[n] = j, errs[i]
 				n++
 			}
 		}
+
 		pending, errs = pending[:n], errs[:n]
+
 		if n == 0 {
 			return rejectError(rejected)
 		}
@@ -221,6 +231,7 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 	accepted, failure := len(batch), err
 	if errors.As(err, &rej) {
 		accepted, failure = len(batch)-len(rej.Rejected), nil
+
 		for _, r := range rej.Rejected {
 			id := ""
 			if r.Index >= 0 && r.Index < len(batch) {
@@ -229,21 +240,27 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 			f.log.Warn("sink rejected an event for good", "sink", t.Name, "message_id", id, "reason", reason(r.Reason))
 		}
 	}
+
 	f.metrics.SinkWrite(t.Name, accepted, time.Since(start), failure)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
+
 	if failure != nil {
 		why := reason(failure.Error())
 		t.failures++
+
 		if t.failures == 1 {
 			t.since = start
 			f.log.Warn("sink write failed, retrying", "sink", t.Name, "error", why)
 		}
+
 		f.health.Set(t.health, false, why)
 		f.metrics.SinkReady(t.Name, false)
+
 		return err
 	}
+
 	if t.failures > 0 {
 		f.log.Info("sink recovered", "sink", t.Name, "failed_attempts", t.failures,
 			"downtime", time.Since(t.since).Round(time.Millisecond))
@@ -251,6 +268,7 @@ func (f *Fanout) attempt(ctx context.Context, t *target, batch []*Event) error {
 		f.health.Set(t.health, true, "")
 		f.metrics.SinkReady(t.Name, true)
 	}
+
 	return err
 }
 
@@ -260,6 +278,7 @@ func (t *target) filter(batch []*Event) []*Event {
 	if t.allow == nil {
 		return batch
 	}
+
 	var out []*Event
 	for i, e := range batch {
 		if _, ok := t.allow[e.EventType]; ok {
@@ -268,14 +287,17 @@ func (t *target) filter(batch []*Event) []*Event {
 			}
 			continue
 		}
+
 		if out == nil {
 			out = make([]*Event, i, len(batch)-1)
 			copy(out, batch[:i])
 		}
 	}
+
 	if out == nil {
 		return batch
 	}
+
 	return out
 }
 
@@ -293,9 +315,11 @@ func (f *Fanout) Close(ctx context.Context) error {
 				}
 			})
 		}
+
 		wg.Wait()
 		f.closeErr = errors.Join(errs...)
 	})
+
 	return f.closeErr
 }
 

@@ -67,10 +67,12 @@ func AppendEnvelope(dst []byte, e *Event) []byte {
 	} else {
 		dst = appendRawJSON(dst, e.Properties)
 	}
+
 	if e.Key != "" {
 		dst = append(dst, `,"key":`...)
 		dst = appendJSONString(dst, e.Key)
 	}
+
 	dst = append(dst, `,"eventType":`...)
 	dst = appendJSONString(dst, e.EventType)
 	dst = append(dst, `,"event":`...)
@@ -108,6 +110,7 @@ func appendJSONString(dst []byte, s string) []byte {
 				i++
 				continue
 			}
+
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -121,10 +124,12 @@ func appendJSONString(dst []byte, s string) []byte {
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
+
 			i++
 			start = i
 			continue
 		}
+
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
@@ -133,8 +138,10 @@ func appendJSONString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
+
 		i += size
 	}
+
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }

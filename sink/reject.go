@@ -48,16 +48,21 @@ type RejectError struct {
 func (e *RejectError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d events rejected for good:", len(e.ByEvent()))
+
 	for i, r := range e.Rejected {
 		if i > 0 {
 			b.WriteByte(';')
 		}
+
 		fmt.Fprintf(&b, " event %d", r.Index)
+
 		if r.Sink != "" {
 			fmt.Fprintf(&b, " by sink %s", r.Sink)
 		}
+
 		b.WriteString(": " + r.Reason)
 	}
+
 	return b.String()
 }
 
@@ -70,11 +75,14 @@ func (e *RejectError) ByEvent() map[int]string {
 		if r.Sink != "" {
 			reason = "sink " + r.Sink + ": " + reason
 		}
+
 		if prev, ok := out[r.Index]; ok {
 			reason = prev + "; " + reason
 		}
+
 		out[r.Index] = reason
 	}
+
 	return out
 }
 
@@ -99,6 +107,7 @@ func (t *target) batchIndex(batch []*Event, i int) int {
 	if t.allow == nil {
 		return i
 	}
+
 	for k, e := range batch {
 		if _, ok := t.allow[e.EventType]; ok {
 			if i == 0 {
@@ -107,6 +116,7 @@ func (t *target) batchIndex(batch []*Event, i int) int {
 			i--
 		}
 	}
+
 	return -1 // unreachable: i < len(t.filter(batch))
 }
 

@@ -53,6 +53,7 @@ func newBench(ctx context.Context, o options, out, errw io.Writer) (*bench, erro
 	if err != nil {
 		return nil, fmt.Errorf("make temp dir: %w", err)
 	}
+
 	b := &bench{o: o, out: out, errw: errw, dir: dir, streamd: o.streamd}
 	if b.streamd == "" {
 		fmt.Fprintln(errw, "building streamd (CGO_ENABLED=0 go build -trimpath -ldflags='-s -w') …")
@@ -61,16 +62,19 @@ func newBench(ctx context.Context, o options, out, errw io.Writer) (*bench, erro
 			return nil, err
 		}
 	}
+
 	fi, err := os.Stat(b.streamd)
 	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("stat streamd: %w", err)
 	}
+
 	b.binSize = fi.Size()
 	if b.emu, err = startEmulator(); err != nil {
 		b.close()
 		return nil, err
 	}
+
 	return b, nil
 }
 
@@ -80,6 +84,7 @@ func build(ctx context.Context, dir string) (string, error) {
 	if err != nil || strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
 		return "", fmt.Errorf("find the streamd module (run from the repository, or pass -streamd): %v", err)
 	}
+
 	out := filepath.Join(dir, "streamd")
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/streamd")
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
@@ -87,6 +92,7 @@ func build(ctx context.Context, dir string) (string, error) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build streamd: %w: %s", err, msg)
 	}
+
 	return out, nil
 }
 
@@ -103,6 +109,7 @@ func (b *bench) close() {
 // all runs every configured mode and prints the report.
 func (b *bench) all(ctx context.Context) error {
 	b.printMachine()
+
 	for _, m := range b.o.modes {
 		var err error
 		switch m {
@@ -115,10 +122,12 @@ func (b *bench) all(ctx context.Context) error {
 		case "soak":
 			err = b.soakRun(ctx)
 		}
+
 		if err != nil {
 			return err
 		}
 	}
+
 	return nil
 }
 
@@ -133,15 +142,20 @@ func (b *bench) compare(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("flat run %d of %s: %w", run, c, err)
 			}
+
 			if b.o.verbose {
 				fmt.Fprintf(b.errw, "run %d %-16s %s\n", run, c, r.summary())
 			}
+
 			flat[c] = append(flat[c], r)
 		}
 	}
+
 	fmt.Fprintf(b.out, "\n## Flat out: %d pre-published events (size %s, avg event %d B, frame %d B), %d runs, medians\n\n",
 		b.o.events, b.o.size, b.avgEvent, b.avgFrame, b.o.runs)
+
 	b.table(clients, flat, true)
+
 	for _, rate := range b.o.rates {
 		paced := make(map[string][]result)
 		for run := 1; run <= b.o.runs; run++ {
@@ -150,21 +164,27 @@ func (b *bench) compare(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("paced run %d of %s at %g/s: %w", run, c, rate, err)
 				}
+
 				if b.o.verbose {
 					fmt.Fprintf(b.errw, "paced %g run %d %-16s %s\n", rate, run, c, r.summary())
 				}
+
 				paced[c] = append(paced[c], r)
 			}
 		}
+
 		fmt.Fprintf(b.out, "\n## Paced: %g events/s for %s (%d events), %d runs, medians\n\n",
 			rate, b.o.duration, int(rate*b.o.duration.Seconds()), b.o.runs)
+
 		b.table(clients, paced, false)
 	}
+
 	if b.o.profile != "" {
 		if err := b.profileRun(ctx); err != nil {
 			return err
 		}
 	}
+
 	return nil
 }
 
@@ -221,6 +241,7 @@ func (b *bench) setup(client, tenant, dir string) (cmd *exec.Cmd, verify func(ct
 		cmd, err = b.referenceCmd(tenant)
 		return cmd, verify, cleanup, err
 	}
+
 	natsURL := "nats://127.0.0.1:1"
 	sinks := strings.Split(client, "+")
 	var js *natstest.Server
@@ -243,6 +264,7 @@ func (b *bench) setup(client, tenant, dir string) (cmd *exec.Cmd, verify func(ct
 			cleanup = js.Stop
 		}
 	}
+
 	verify = func(ctx context.Context, n int) error {
 		for _, s := range sinks {
 			switch s {
@@ -264,8 +286,10 @@ func (b *bench) setup(client, tenant, dir string) (cmd *exec.Cmd, verify func(ct
 				}
 			}
 		}
+
 		return nil
 	}
+
 	return b.streamdCmd(tenant, client, dir, natsURL), verify, cleanup, nil
 }
 
@@ -274,14 +298,17 @@ func (b *bench) flatRun(ctx context.Context, client string) (result, error) {
 	if err := b.emu.waitIdle(ctx); err != nil {
 		return result{}, err
 	}
+
 	dir, err := b.runDir()
 	if err != nil {
 		return result{}, err
 	}
+
 	cmd, verify, cleanup, err := b.setup(client, flatTenant, dir)
 	if err != nil {
 		return result{}, err
 	}
+
 	defer cleanup()
 	tr := newFixedTracker(b.flatIdx)
 	b.emu.attach(tr)
@@ -292,6 +319,7 @@ func (b *bench) flatRun(ctx context.Context, client string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+
 	return finish(ctx, c, tr, len(b.flatIdx), b.o.timeout, start, cpu0, verify)
 }
 
@@ -304,16 +332,20 @@ func finish(ctx context.Context, c *child, tr *tracker, total int, timeout time.
 	werr := c.wait(ctx, tr.done, timeout, progress)
 	benchCPU := selfCPU() - cpu0
 	use, serr := c.stop(30 * time.Second)
+
 	if werr != nil {
 		return result{}, werr
 	}
+
 	if serr != nil {
 		return result{}, serr
 	}
+
 	n, firstSend, firstAck, lastAck := tr.snapshot()
 	if err := verify(ctx, n); err != nil {
 		return result{}, err
 	}
+
 	return result{
 		events: n, elapsed: time.Duration(lastAck - firstSend), use: use,
 		lat: sorted(tr.latencies()), startFirst: time.Duration(firstAck - start), benchCPU: benchCPU,
@@ -326,10 +358,12 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 	if err := b.emu.waitIdle(ctx); err != nil {
 		return result{}, err
 	}
+
 	dir, err := b.runDir()
 	if err != nil {
 		return result{}, err
 	}
+
 	tenant := fmt.Sprintf("paced%03d", b.runSerial)
 	total := max(1, int(rate*b.o.duration.Seconds()))
 	events := genEvents(tenant, b.o.size, total, int64(b.runSerial))
@@ -337,6 +371,7 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 	if err != nil {
 		return result{}, err
 	}
+
 	defer cleanup()
 	tr := newGrowingTracker(total)
 	b.emu.attach(tr)
@@ -347,23 +382,29 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 	if err != nil {
 		return result{}, err
 	}
+
 	defer func() {
 		if c != nil {
 			_, _ = c.stop(10 * time.Second)
 		}
 	}()
+
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = b.emu.srv.WaitSessions(wctx, 1)
 	cancel()
+
 	if err != nil {
 		return result{}, fmt.Errorf("client did not connect: %w: %s", err, c.tail())
 	}
+
 	if err := publishPaced(ctx, b.emu, tenant+"/event-v1/all", events, rate); err != nil {
 		return result{}, err
 	}
+
 	tr.setWant(total)
 	cc := c
 	c = nil // finish stops it
+
 	return finish(ctx, cc, tr, total, min(b.o.timeout, time.Minute), start, cpu0, verify)
 }
 
@@ -385,6 +426,7 @@ func publishPaced(ctx context.Context, e *emulator, topic string, events [][]byt
 			}
 		}
 	}
+
 	return nil
 }
 

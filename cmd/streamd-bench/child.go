@@ -65,6 +65,7 @@ func (b *bench) streamdCmd(tenant, set, dir, natsURL string) *exec.Cmd {
 		sinks = append(sinks, sinkEnv[s])
 		js = js || s == "jetstream"
 	}
+
 	cmd := exec.Command(b.streamd, "run")
 	cmd.Env = append(baseEnv(),
 		"STREAMD_ENDPOINT="+b.emu.url,
@@ -80,9 +81,11 @@ func (b *bench) streamdCmd(tenant, set, dir, natsURL string) *exec.Cmd {
 		"STREAMD_FILE_FSYNC="+b.o.fsync,
 		"STREAMD_NATS_URL="+natsURL,
 	)
+
 	if js {
 		cmd.Env = append(cmd.Env, "STREAMD_NATS_JETSTREAM=true", "STREAMD_NATS_STREAM=BENCH")
 	}
+
 	return cmd
 }
 
@@ -93,18 +96,22 @@ func startChild(cmd *exec.Cmd, dir string) (*child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create child log: %w", err)
 	}
+
 	cmd.Stdout = nil // /dev/null
 	cmd.Stderr = f
 	c.started = time.Now()
+
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(cmd.Path), err)
 	}
+
 	go func() {
 		c.waitErr = cmd.Wait()
 		f.Close()
 		close(c.exited)
 	}()
+
 	return c, nil
 }
 
@@ -123,6 +130,7 @@ func (c *child) stop(timeout time.Duration) (usage, error) {
 		hwm = vmHWM(c.cmd.Process.Pid)
 		sys = ioSyscalls(c.cmd.Process.Pid)
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+
 		select {
 		case <-c.exited:
 		case <-time.After(timeout):
@@ -131,23 +139,28 @@ func (c *child) stop(timeout time.Duration) (usage, error) {
 			return usage{}, fmt.Errorf("child did not stop within %s: %s", timeout, c.tail())
 		}
 	}
+
 	ps := c.cmd.ProcessState
 	ru, ok := ps.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return usage{}, errors.New("no rusage for child")
 	}
+
 	u := usage{
 		cpu:      time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
 		rssKiB:   hwm,
 		syscalls: sys,
 		wakeups:  ru.Nvcsw,
 	}
+
 	if hwm == 0 {
 		u.rssKiB = ru.Maxrss // exited by itself; an upper bound
 	}
+
 	if !ps.Success() {
 		return u, fmt.Errorf("child exited with %v: %s", c.waitErr, c.tail())
 	}
+
 	return u, nil
 }
 
@@ -155,6 +168,7 @@ func (c *child) stop(timeout time.Duration) (usage, error) {
 func (c *child) wait(ctx context.Context, done <-chan struct{}, timeout time.Duration, progress func() string) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
+
 	select {
 	case <-done:
 		return nil
@@ -203,6 +217,7 @@ func ioSyscalls(pid int) int64 {
 	if err != nil {
 		return 0
 	}
+
 	var n int64
 	for _, line := range strings.Split(string(data), "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -211,5 +226,6 @@ func ioSyscalls(pid int) int64 {
 			n += x
 		}
 	}
+
 	return n
 }

@@ -31,12 +31,14 @@ func startEmulator() (*emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for emulator: %w", err)
 	}
+
 	e := &emulator{
 		srv:  pulsartest.New(pulsartest.Config{Keys: []string{benchKey}, IdleTimeout: -1}),
 		url:  "ws://" + ln.Addr().String(),
 		base: time.Now(),
 		done: make(chan error, 1),
 	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
 	go func() { e.done <- e.srv.Serve(ctx, ln) }()
@@ -44,6 +46,7 @@ func startEmulator() (*emulator, error) {
 		Delivering:  func(f []byte) { e.current().sent(e.now(), f) },
 		ClientFrame: func(f []byte) { e.current().acked(e.now(), f) },
 	})
+
 	return e, nil
 }
 
@@ -126,14 +129,17 @@ func (t *tracker) indexLocked(id []byte, add bool) (int32, bool) {
 	if id == nil {
 		return 0, false
 	}
+
 	i, ok := t.idx[string(id)]
 	if ok || !t.grow || !add {
 		return i, ok
 	}
+
 	i = int32(len(t.send))
 	t.idx[string(id)] = i
 	t.send = append(t.send, 0)
 	t.ack = append(t.ack, 0)
+
 	return i, true
 }
 
@@ -141,13 +147,16 @@ func (t *tracker) sent(now int64, f []byte) {
 	if t == nil {
 		return
 	}
+
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i, ok := t.indexLocked(frameID(f), true)
 	if !ok || t.send[i] != 0 {
 		return
 	}
+
 	t.send[i] = now
+
 	if t.firstSend == 0 {
 		t.firstSend = now
 	}
@@ -157,17 +166,21 @@ func (t *tracker) acked(now int64, f []byte) {
 	if t == nil {
 		return
 	}
+
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i, ok := t.indexLocked(frameID(f), true)
 	if !ok || t.ack[i] != 0 {
 		return
 	}
+
 	t.ack[i] = now
 	t.acks++
+
 	if t.firstAck == 0 {
 		t.firstAck = now
 	}
+
 	t.lastAck = now
 	t.checkLocked()
 }
@@ -218,15 +231,18 @@ func sizeEvent(mix string, ev []byte) ([]byte, bool) {
 		if i < 0 || len(ev) >= 4096 {
 			return ev, true
 		}
+
 		pad := `"benchPadding":"` + strings.Repeat("x", 4096-len(ev)-20) + `"`
 		if ev[i+2] != '}' {
 			pad += ","
 		}
+
 		out := make([]byte, 0, len(ev)+len(pad))
 		out = append(out, ev[:i+2]...)
 		out = append(out, pad...)
 		return append(out, ev[i+2:]...), true
 	}
+
 	return ev, true
 }
 

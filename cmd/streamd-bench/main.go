@@ -83,9 +83,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.soakRate, "soak-rate", 2000, "soak mode: events/s")
 	fs.DurationVar(&o.soakDrop, "soak-drop", time.Minute, "soak mode: drop every proxy connection this often (0: never); under 30s+reconnect the backoff never resets and grows to 60s")
 	fs.DurationVar(&o.soakEvery, "soak-every", time.Minute, "soak mode: sampling period")
+
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+
 	for _, r := range splitList(rates) {
 		f, err := strconv.ParseFloat(r, 64)
 		if err != nil || f <= 0 {
@@ -94,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		o.rates = append(o.rates, f)
 	}
+
 	o.sinks = splitList(sinks)
 	o.modes = splitList(modes)
 	for _, m := range o.modes {
@@ -102,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+
 	for _, set := range o.sinks {
 		for _, s := range strings.Split(set, "+") {
 			if _, ok := sinkEnv[s]; !ok {
@@ -110,14 +114,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+
 	if o.size != "mix" && o.size != "small" && o.size != "large" {
 		fmt.Fprintf(stderr, "streamd-bench: bad -size %q\n", o.size)
 		return 2
 	}
+
 	if o.events <= 0 || o.runs <= 0 {
 		fmt.Fprintln(stderr, "streamd-bench: -events and -runs must be positive")
 		return 2
 	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b, err := newBench(ctx, o, stdout, stderr)
@@ -125,11 +132,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "streamd-bench:", err)
 		return 1
 	}
+
 	defer b.close()
+
 	if err := b.all(ctx); err != nil {
 		fmt.Fprintln(stderr, "streamd-bench:", err)
 		return 1
 	}
+
 	return 0
 }
 

@@ -44,32 +44,39 @@ func (b *bench) idleRun(ctx context.Context) error {
 	w := tabwriter.NewWriter(b.out, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(w, "| client\t CPU ms total\t CPU µs/s\t wakeups\t wakeups/s\t threads\t RSS MiB\t")
 	fmt.Fprintln(w, "|---\t---:\t---:\t---:\t---:\t---:\t---:\t")
+
 	for _, client := range []string{"reference", "file"} {
 		dir, err := b.runDir()
 		if err != nil {
 			return err
 		}
+
 		tenant := fmt.Sprintf("idle%03d", b.runSerial)
 		cmd, _, cleanup, err := b.setup(client, tenant, dir)
 		if err != nil {
 			return err
 		}
+
 		if client != "reference" {
 			if _, err := withHTTP(cmd); err != nil {
 				return err
 			}
 		}
+
 		s0, s1, err := b.idleOne(ctx, cmd, dir, settle)
 		cleanup()
+
 		if err != nil {
 			return fmt.Errorf("idle run of %s: %w", client, err)
 		}
+
 		secs := s1.at.Sub(s0.at).Seconds()
 		cpu := s1.cpu - s0.cpu
 		wake := s1.wakeups - s0.wakeups
 		fmt.Fprintf(w, "| %s\t %.1f\t %.0f\t %d\t %.2f\t %d\t %.1f\t\n", clientName(client),
 			ms(cpu), float64(cpu.Microseconds())/secs, wake, float64(wake)/secs, s1.threads, float64(s1.rssKiB)/1024)
 	}
+
 	return w.Flush()
 }
 
@@ -77,25 +84,31 @@ func (b *bench) idleOne(ctx context.Context, cmd *exec.Cmd, dir string, settle t
 	if err := b.emu.waitIdle(ctx); err != nil {
 		return s0, s1, err
 	}
+
 	c, err := startChild(cmd, dir)
 	if err != nil {
 		return s0, s1, err
 	}
+
 	defer func() { _, _ = c.stop(30 * time.Second) }()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = b.emu.srv.WaitSessions(wctx, 1)
 	cancel()
+
 	if err != nil {
 		return s0, s1, fmt.Errorf("client did not connect: %w: %s", err, c.tail())
 	}
+
 	if err := pause(ctx, settle); err != nil {
 		return s0, s1, err
 	}
+
 	pid := c.cmd.Process.Pid
 	s0 = sampleProc(ctx, pid, "")
 	if err := pause(ctx, b.o.idle); err != nil {
 		return s0, s1, err
 	}
+
 	s1 = sampleProc(ctx, pid, "")
 	return s0, s1, nil
 }
@@ -137,10 +150,12 @@ func (b *bench) topicsRun(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("many-topics run %d with %d topics: %w", run, n, err)
 			}
+
 			if b.o.verbose {
 				fmt.Fprintf(b.errw, "topics run %d: %d topics, %d events, %.1f µs CPU/ev, hwm %.1f MiB, %d goroutines\n",
 					run, n, r.events, perEventUS(r), float64(r.end.hwmKiB)/1024, r.end.goroutines)
 			}
+
 			if n == 1 {
 				one = append(one, r)
 			} else {
@@ -148,7 +163,9 @@ func (b *bench) topicsRun(ctx context.Context) error {
 			}
 		}
 	}
+
 	b.topicsTable(one, many, total)
+
 	return nil
 }
 
@@ -160,15 +177,18 @@ func (b *bench) topicsOne(ctx context.Context, n int, rate float64) (topicsResul
 	if err := b.emu.waitIdle(ctx); err != nil {
 		return topicsResult{}, err
 	}
+
 	dir, err := b.runDir()
 	if err != nil {
 		return topicsResult{}, err
 	}
+
 	tenant := fmt.Sprintf("topics%03d", b.runSerial)
 	cmd, _, cleanup, err := b.setup("file", tenant, dir)
 	if err != nil {
 		return topicsResult{}, err
 	}
+
 	defer cleanup()
 	names := topicNames(n)
 	cmd.Env = append(cmd.Env, "STREAMD_TOPICS="+strings.Join(names, ","))
@@ -176,14 +196,17 @@ func (b *bench) topicsOne(ctx context.Context, n int, rate float64) (topicsResul
 	if err != nil {
 		return topicsResult{}, err
 	}
+
 	c, err := startChild(cmd, dir)
 	if err != nil {
 		return topicsResult{}, err
 	}
+
 	defer func() { _, _ = c.stop(30 * time.Second) }()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = b.emu.srv.WaitSessions(wctx, n)
 	cancel()
+
 	if err != nil {
 		return topicsResult{}, fmt.Errorf("client did not connect: %w: %s", err, c.tail())
 	}
@@ -197,9 +220,11 @@ func (b *bench) topicsOne(ctx context.Context, n int, rate float64) (topicsResul
 	for i, name := range names {
 		topics[i] = tenant + "/" + name
 	}
+
 	if err := publishTopics(ctx, b.emu, topics, pool, per, rate); err != nil {
 		return topicsResult{}, err
 	}
+
 	want := per * n
 	deadline := time.Now().Add(time.Minute)
 	for b.emu.srv.Stats().AcksReceived-acks0 < want {
@@ -210,6 +235,7 @@ func (b *bench) topicsOne(ctx context.Context, n int, rate float64) (topicsResul
 			return topicsResult{}, err
 		}
 	}
+
 	s1 := sampleProc(ctx, pid, murl)
 	return topicsResult{topics: n, events: want, cpu: s1.cpu - s0.cpu, wakeups: s1.wakeups - s0.wakeups, end: s1}, nil
 }
@@ -235,12 +261,14 @@ func publishTopics(ctx context.Context, e *emulator, topics []string, pool [][]b
 			}
 		}
 	}
+
 	return nil
 }
 
 func (b *bench) topicsTable(one, many []topicsResult, total float64) {
 	fmt.Fprintf(b.out, "\n## Many topics: %d topics × %g ev/s vs 1 topic × %g ev/s, file sink, %s, %d runs, medians\n\n",
 		b.o.topics, b.o.topicRate, total, b.o.duration, b.o.runs)
+
 	w := tabwriter.NewWriter(b.out, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(w, "| streamd\t events\t µs CPU/ev\t ×1 topic\t wakeups/ev\t peak RSS MiB\t goroutines\t threads\t fds\t")
 	fmt.Fprintln(w, "|---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t")
@@ -252,6 +280,7 @@ func (b *bench) topicsTable(one, many []topicsResult, total float64) {
 			}
 			return median(v)
 		}
+
 		fmt.Fprintf(w, "| %s\t %.0f\t %.1f\t %.2f\t %.2f\t %.1f\t %.0f\t %.0f\t %.0f\t\n", name,
 			m(func(r topicsResult) float64 { return float64(r.events) }), m(perEventUS), ratio,
 			m(func(r topicsResult) float64 { return float64(r.wakeups) / float64(r.events) }),
@@ -260,10 +289,12 @@ func (b *bench) topicsTable(one, many []topicsResult, total float64) {
 			m(func(r topicsResult) float64 { return float64(r.end.threads) }),
 			m(func(r topicsResult) float64 { return float64(r.end.fds) }))
 	}
+
 	var ratios []float64
 	for i := range min(len(one), len(many)) {
 		ratios = append(ratios, perEventUS(many[i])/perEventUS(one[i]))
 	}
+
 	row("1 topic", one, 1)
 	row(fmt.Sprintf("%d topics", b.o.topics), many, median(ratios))
 	_ = w.Flush()

@@ -41,6 +41,7 @@ func sampleProc(ctx context.Context, pid int, metricsURL string) sample {
 		}
 		s.wakeups += statusField(filepath.Join(dir, "task", t.Name(), "status"), "voluntary_ctxt_switches:")
 	}
+
 	s.rssKiB = statusField(filepath.Join(dir, "status"), "VmRSS:")
 	s.hwmKiB = statusField(filepath.Join(dir, "status"), "VmHWM:")
 	fds, _ := os.ReadDir(filepath.Join(dir, "fd"))
@@ -48,6 +49,7 @@ func sampleProc(ctx context.Context, pid int, metricsURL string) sample {
 	if metricsURL != "" {
 		s.goroutines = scrapeGoroutines(ctx, metricsURL)
 	}
+
 	return s
 }
 
@@ -74,13 +76,16 @@ func scrapeGoroutines(ctx context.Context, url string) int {
 	if err != nil {
 		return -1
 	}
+
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return -1
 	}
+
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
 			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -89,15 +94,18 @@ func scrapeGoroutines(ctx context.Context, url string) int {
 			}
 		}
 	}
+
 	return -1
 }
 
 // slope is the least-squares slope of y over x.
 func slope(x, y []float64) float64 {
 	n := float64(len(x))
+
 	if len(x) < 2 {
 		return 0
 	}
+
 	var sx, sy, sxx, sxy float64
 	for i := range x {
 		sx += x[i]
@@ -105,9 +113,11 @@ func slope(x, y []float64) float64 {
 		sxx += x[i] * x[i]
 		sxy += x[i] * y[i]
 	}
+
 	d := n*sxx - sx*sx
 	if d == 0 {
 		return 0
 	}
+
 	return (n*sxy - sx*sy) / d
 }

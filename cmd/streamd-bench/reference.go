@@ -21,15 +21,19 @@ import (
 func referenceMain(args []string) int {
 	fs := flag.NewFlagSet(refMode, flag.ContinueOnError)
 	url := fs.String("url", "", "reader URL")
+
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+
 	if err := reference(ctx, *url, os.Getenv("BENCH_API_KEY")); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "reference client:", err)
 		return 1
 	}
+
 	return 0
 }
 
@@ -38,6 +42,7 @@ func reference(ctx context.Context, url, key string) error {
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
 	}
+
 	defer conn.CloseNow()
 	conn.SetReadLimit(16 << 20)
 	var (
@@ -47,6 +52,7 @@ func reference(ctx context.Context, url, key string) error {
 		}
 		ack []byte
 	)
+
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
@@ -55,17 +61,21 @@ func reference(ctx context.Context, url, key string) error {
 			}
 			return fmt.Errorf("read frame: %w", err)
 		}
+
 		frame.MessageID, frame.Payload = "", ""
 		if err := json.Unmarshal(data, &frame); err != nil {
 			return fmt.Errorf("decode frame: %w", err)
 		}
+
 		if frame.MessageID == "" || frame.Payload == "" {
 			continue // control frame
 		}
+
 		event, err := base64.StdEncoding.DecodeString(frame.Payload)
 		if err != nil || !json.Valid(event) {
 			return fmt.Errorf("message %s: payload is not base64 JSON", frame.MessageID)
 		}
+
 		ack = append(ack[:0], `{"messageId":"`...)
 		ack = append(ack, frame.MessageID...)
 		ack = append(ack, `"}`...)

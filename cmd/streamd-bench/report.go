@@ -87,6 +87,7 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 		head += "\t start→first ms"
 		sep += "\t---:"
 	}
+
 	head += "\t syscalls/ev\t wakeups/ev\t bench-process CPU s/100k"
 	sep += "\t---:\t---:\t---:"
 	fmt.Fprintln(w, head+"\t")
@@ -98,16 +99,20 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 		if c != "reference" {
 			name = "streamd → " + c
 		}
+
 		line := fmt.Sprintf("| %s\t %.0f\t %.2f\t %.3f\t %.2f\t %.1f\t %.1f\t %.2f\t %.2f\t %.2f\t %.2f\t %.2f",
 			name, med(runs, mRate), ratio(runs, ref, mRate),
 			med(runs, mCPU), ratio(runs, ref, mCPU), med(runs, mCPU)*10,
 			med(runs, mRSS), ratio(runs, ref, mRSS),
 			med(runs, mP50), med(runs, mP99), ratio(runs, ref, mP99), med(runs, mP999))
+
 		if flat {
 			line += fmt.Sprintf("\t %.0f", med(runs, mStart))
 		}
+
 		line += fmt.Sprintf("\t %.2f\t %.2f\t %.3f", med(runs, mSys), med(runs, mWake), med(runs, mBench))
 		fmt.Fprintln(w, line+"\t")
 	}
+
 	_ = w.Flush()
 }

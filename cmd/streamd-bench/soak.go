@@ -24,21 +24,25 @@ func (b *bench) soakRun(ctx context.Context) error {
 	if err := b.emu.waitIdle(ctx); err != nil {
 		return err
 	}
+
 	dir, err := b.runDir()
 	if err != nil {
 		return err
 	}
+
 	tenant := fmt.Sprintf("soak%03d", b.runSerial)
 	topic := tenant + "/event-v1/all"
 	cmd, verify, cleanup, err := b.setup("file", tenant, dir)
 	if err != nil {
 		return err
 	}
+
 	defer cleanup()
 	murl, err := withHTTP(cmd)
 	if err != nil {
 		return err
 	}
+
 	total := int(b.o.soakRate * b.o.soak.Seconds())
 	tr := newGrowingTracker(total)
 	b.emu.attach(tr)
@@ -47,10 +51,12 @@ func (b *bench) soakRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+
 	defer func() { _, _ = c.stop(30 * time.Second) }()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = b.emu.srv.WaitSessions(wctx, 1)
 	cancel()
+
 	if err != nil {
 		return fmt.Errorf("client did not connect: %w: %s", err, c.tail())
 	}
@@ -72,24 +78,31 @@ func (b *bench) soakRun(ctx context.Context) error {
 			for ; sent < due; sent++ {
 				b.emu.srv.Publish(topic, pool[sent%len(pool)])
 			}
+
 			if b.o.soakDrop > 0 && now.After(nextDrop) {
 				drops += b.emu.srv.DropConnections()
 				nextDrop = nextDrop.Add(b.o.soakDrop)
 			}
+
 			if now.After(nextSample) {
 				rows, lastAcked, drops = b.soakSample(ctx, pid, murl, start, rows, tr, lastAcked, drops)
 				nextSample = nextSample.Add(b.o.soakEvery)
 			}
 		}
 	}
+
 	if err := waitSettled(ctx, tr, total); err != nil {
 		return err
 	}
+
 	rows, _, _ = b.soakSample(ctx, pid, murl, start, rows, tr, lastAcked, drops)
+
 	if err := verify(ctx, total); err != nil {
 		return err
 	}
+
 	b.soakTable(rows, total, sorted(tr.latencies()))
+
 	return nil
 }
 
@@ -109,6 +122,7 @@ func (b *bench) soakSample(ctx context.Context, pid int, murl string, start time
 func (b *bench) soakTable(rows []soakRow, total int, lat []time.Duration) {
 	fmt.Fprintf(b.out, "\n## Soak: streamd → file, %g ev/s for %s (%d events), every connection dropped each %s\n\n",
 		b.o.soakRate, b.o.soak, total, b.o.soakDrop)
+
 	w := tabwriter.NewWriter(b.out, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(w, "| minute\t events acked\t drops\t RSS MiB\t goroutines\t open fds\t threads\t CPU s\t µs CPU/ev\t")
 	fmt.Fprintln(w, "|---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t")
@@ -117,13 +131,16 @@ func (b *bench) soakTable(rows []soakRow, total int, lat []time.Duration) {
 	if len(rows) >= 5 {
 		warm = 2
 	}
+
 	for i, r := range rows {
 		per := "–"
 		if r.acked > 0 {
 			per = fmt.Sprintf("%.1f", float64(r.cpu.Microseconds())/float64(r.acked))
 		}
+
 		fmt.Fprintf(w, "| %.1f\t %d\t %d\t %.1f\t %d\t %d\t %d\t %.2f\t %s\t\n", r.min, r.acked, r.drops,
 			float64(r.s.rssKiB)/1024, r.s.goroutines, r.s.fds, r.s.threads, r.cpu.Seconds(), per)
+
 		if i >= warm { // the start sample and the first period include warm-up
 			x = append(x, r.min)
 			rss = append(rss, float64(r.s.rssKiB)/1024)
@@ -131,6 +148,7 @@ func (b *bench) soakTable(rows []soakRow, total int, lat []time.Duration) {
 			fds = append(fds, float64(r.s.fds))
 		}
 	}
+
 	_ = w.Flush()
 	fmt.Fprintf(b.out, "\nslopes (least squares per minute, from sample %d on): RSS %+.3f MiB/min, goroutines %+.3f/min, open fds %+.3f/min; latency over the whole soak p50 %.2f ms, p99 %.2f ms, p999 %.2f ms\n",
 		warm, slope(x, rss), slope(x, gor), slope(x, fds), ms(pct(lat, .5)), ms(pct(lat, .99)), ms(pct(lat, .999)))
@@ -148,11 +166,13 @@ func waitSettled(ctx context.Context, tr *tracker, total int) error {
 		if n >= total {
 			return nil
 		}
+
 		if n != last {
 			last, since = n, time.Now()
 		} else if time.Since(since) > settleAfter {
 			return nil
 		}
+
 		if err := pause(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}

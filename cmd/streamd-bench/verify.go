@@ -16,19 +16,23 @@ func streamMsgs(ctx context.Context, url, name string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("connect to nats: %w", err)
 	}
+
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return 0, fmt.Errorf("open jetstream: %w", err)
 	}
+
 	str, err := js.Stream(ctx, name)
 	if err != nil {
 		return 0, fmt.Errorf("get stream %s: %w", name, err)
 	}
+
 	info, err := str.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("get stream info %s: %w", name, err)
 	}
+
 	return info.State.Msgs, nil
 }
 
@@ -38,6 +42,7 @@ func countLines(path string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", path, err)
 	}
+
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -45,8 +50,10 @@ func countLines(path string) (int, error) {
 	for sc.Scan() {
 		n++
 	}
+
 	if err := sc.Err(); err != nil {
 		return n, fmt.Errorf("read %s: %w", path, err)
 	}
+
 	return n, nil
 }

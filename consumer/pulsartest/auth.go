@@ -27,16 +27,20 @@ func (s *Server) authenticateLocked(r *http.Request, q url.Values, tenant string
 		}
 		return unauthorized(why)
 	}
+
 	known := len(s.keys) == 0
 	for _, c := range cands {
 		known = known || s.keys[c]
 	}
+
 	if !known {
 		return unauthorized("unknown key")
 	}
+
 	if len(s.tenants) > 0 && !s.tenants[tenant] {
 		return unauthorized("tenant " + strconv.Quote(tenant) + " is not the key's tenant")
 	}
+
 	return nil
 }
 
@@ -52,17 +56,21 @@ func credentials(r *http.Request, q url.Values) (cands []string, refused string)
 	if v := r.Header.Get("X-API-Key"); v != "" {
 		cands = append(cands, v)
 	}
+
 	if v, _ := first(q, "x-api-key"); v != "" {
 		cands = append(cands, v)
 	}
+
 	auth, from := r.Header.Get("Authorization"), "Authorization header"
 	if auth == "" {
 		auth, _ = first(q, "token")
 		from = "token query parameter"
 	}
+
 	if auth == "" {
 		return cands, ""
 	}
+
 	scheme, cred, _ := strings.Cut(auth, " ")
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
@@ -74,6 +82,7 @@ func credentials(r *http.Request, q url.Values) (cands []string, refused string)
 	default:
 		cands = append(cands, cred)
 	}
+
 	return cands, refused
 }
 

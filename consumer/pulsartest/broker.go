@@ -50,6 +50,7 @@ func decodeID(s string) (idKey, error) {
 	if err != nil {
 		return idKey{}, err
 	}
+
 	var k idKey
 	var haveL, haveE bool
 	for len(raw) > 0 {
@@ -57,29 +58,37 @@ func decodeID(s string) (idKey, error) {
 		if n < 0 {
 			return idKey{}, protowire.ParseError(n)
 		}
+
 		raw = raw[n:]
 		if typ == protowire.VarintType && (num == 1 || num == 2) {
 			v, n := protowire.ConsumeVarint(raw)
 			if n < 0 {
 				return idKey{}, protowire.ParseError(n)
 			}
+
 			raw = raw[n:]
+
 			if num == 1 {
 				k.ledger, haveL = v, true
 			} else {
 				k.entry, haveE = v, true
 			}
+
 			continue
 		}
+
 		n = protowire.ConsumeFieldValue(num, typ, raw)
 		if n < 0 {
 			return idKey{}, protowire.ParseError(n)
 		}
+
 		raw = raw[n:]
 	}
+
 	if !haveL || !haveE {
 		return idKey{}, errBadID
 	}
+
 	return k, nil
 }
 
@@ -132,12 +141,14 @@ func (t *topic) trim(count int, age time.Duration, now time.Time) {
 	if count > 0 && len(t.msgs) > count {
 		drop = len(t.msgs) - count
 	}
+
 	if age > 0 {
 		cutoff := now.Add(-age)
 		for drop < len(t.msgs) && t.msgs[drop].pub.Before(cutoff) {
 			drop++
 		}
 	}
+
 	if drop == 0 {
 		return
 	}
@@ -228,6 +239,7 @@ func (s *Server) publishLocked(name string, payload []byte, o publishOpts) strin
 		t.ledger, t.entry = s.nextLedger, firstEntry
 		s.nextLedger++
 	}
+
 	k := idKey{t.ledger, t.entry}
 	t.entry++
 	payload = append([]byte(nil), payload...)
@@ -236,9 +248,11 @@ func (s *Server) publishLocked(name string, payload []byte, o publishOpts) strin
 	t.msgs = append(t.msgs, m)
 	t.trim(s.cfg.RetainMessages, s.cfg.RetainFor, pub)
 	s.stats.Published++
+
 	for ss := range t.sessions {
 		ss.kick()
 	}
+
 	return m.id
 }
 
@@ -255,7 +269,9 @@ func renderFrame(id string, payload []byte, o publishOpts, pub time.Time) (head,
 	for k := range o.props {
 		keys = append(keys, k)
 	}
+
 	sort.Strings(keys)
+
 	for i, k := range keys {
 		if i > 0 {
 			b.WriteByte(',')
@@ -264,21 +280,26 @@ func renderFrame(id string, payload []byte, o publishOpts, pub time.Time) (head,
 		b.WriteByte(':')
 		writeJSONString(&b, o.props[k])
 	}
+
 	b.WriteString(`},"publishTime":"`)
 	b.WriteString(JavaTime(pub))
 	b.WriteString(`","redeliveryCount":`)
 	head = append([]byte(nil), b.Bytes()...)
 	b.Reset()
+
 	if !o.eventTime.IsZero() {
 		b.WriteString(`,"eventTime":"`)
 		b.WriteString(JavaTime(o.eventTime))
 		b.WriteByte('"')
 	}
+
 	if o.key != "" {
 		b.WriteString(`,"key":`)
 		writeJSONString(&b, o.key)
 	}
+
 	b.WriteByte('}')
+
 	return head, b.Bytes()
 }
 

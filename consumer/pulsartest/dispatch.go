@@ -20,15 +20,18 @@ func (s *Server) attachLocked(sub *subscription, ss *session, name string, prio 
 	if name == "" {
 		name = randomConsumerName()
 	}
+
 	m := &member{ss: ss, name: name, priority: prio}
 	sub.consumers = append(sub.consumers, m)
 	ss.sub = sub
+
 	if sub.typ == subKeyShared {
 		if sub.ring == nil {
 			sub.ring, sub.holds = newKeyRing(), make(map[uint32]hold)
 		}
 		sub.ring.add(m)
 	}
+
 	s.pickActiveLocked(sub)
 	sub.kickAll()
 }
@@ -39,15 +42,18 @@ func (s *Server) removeMemberLocked(sub *subscription, ss *session) {
 	if m == nil {
 		return
 	}
+
 	for i, c := range sub.consumers {
 		if c == m {
 			sub.consumers = append(sub.consumers[:i], sub.consumers[i+1:]...)
 			break
 		}
 	}
+
 	if sub.ring != nil {
 		sub.ring.remove(m)
 	}
+
 	s.pickActiveLocked(sub)
 }
 
@@ -62,21 +68,27 @@ func (s *Server) pickActiveLocked(sub *subscription) {
 	if sub.typ != subExclusive && sub.typ != subFailover {
 		return
 	}
+
 	a := pickActive(sub.consumers, sub.topic.name)
 	if a == sub.active {
 		return
 	}
+
 	sub.active = a
 	sub.switchGen++
 	sub.switching = false
+
 	if a == nil {
 		return
 	}
+
 	s.stats.ActiveChanges++
+
 	if sub.typ != subFailover || s.cfg.FailoverDelay <= 0 {
 		s.rewindLocked(sub)
 		return
 	}
+
 	sub.switching = true
 	gen := sub.switchGen
 	s.afterLocked(s.cfg.FailoverDelay, func() {
@@ -109,6 +121,7 @@ func (s *Server) dispatchLocked(sub *subscription) {
 	if sub.deleted || len(sub.consumers) == 0 {
 		return
 	}
+
 	switch sub.typ {
 	case subShared:
 		for sub.hasNext() {
@@ -164,9 +177,11 @@ func (sub *subscription) nextShared() *member {
 			best = j
 		}
 	}
+
 	if best < 0 {
 		return nil
 	}
+
 	sub.rr = best + 1
 	return sub.consumers[best]
 }
@@ -184,6 +199,7 @@ func (s *Server) dispatchKeySharedLocked(sub *subscription) {
 		}
 		sub.redeliver = append(sub.redeliver, &delivery{msg: m})
 	}
+
 	var blocked map[uint32]bool
 	kept := sub.redeliver[:0]
 	for _, d := range sub.redeliver {
@@ -198,9 +214,11 @@ func (s *Server) dispatchKeySharedLocked(sub *subscription) {
 			kept = append(kept, d)
 			continue
 		}
+
 		d.hash = h
 		s.assignLocked(sub, m, d)
 	}
+
 	clear(sub.redeliver[len(kept):])
 	sub.redeliver = kept
 }
@@ -212,10 +230,12 @@ func (s *Server) assignLocked(sub *subscription, m *member, d *delivery) {
 	d.owner = ss
 	d.gen++
 	sub.inflight[d.msg.key] = d
+
 	if sub.typ == subKeyShared {
 		h := sub.holds[d.hash]
 		sub.holds[d.hash] = hold{ss, h.n + 1}
 	}
+
 	if ss.ackTimeout > 0 {
 		gen := d.gen
 		s.afterLocked(ss.ackTimeout, func() {
@@ -227,6 +247,7 @@ func (s *Server) assignLocked(sub *subscription, m *member, d *delivery) {
 			}
 		})
 	}
+
 	ss.took()
 	m.outbox = append(m.outbox, assigned{d, d.gen})
 	ss.kick()
@@ -255,10 +276,12 @@ func (s *Server) Unacked(topic, subscription string) map[string]int {
 	if sub == nil {
 		return out
 	}
+
 	for _, d := range sub.inflight {
 		if m := sub.member(d.owner); m != nil {
 			out[m.name]++
 		}
 	}
+
 	return out
 }

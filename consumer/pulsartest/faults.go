@@ -23,11 +23,14 @@ func (s *Server) DropConnections() int {
 			conns = append(conns, ss.conn)
 		}
 	}
+
 	s.stats.Dropped += n
 	s.mu.Unlock()
+
 	for _, c := range conns {
 		_ = c.CloseNow()
 	}
+
 	return n
 }
 
@@ -49,15 +52,19 @@ func (s *Server) Stall() (resume func()) {
 			ss.kick()
 		}
 	}
+
 	s.stats.Stalls++
 	s.mu.Unlock()
+
 	return sync.OnceFunc(func() {
 		s.mu.Lock()
+
 		for _, ss := range stalled {
 			if ss.stall == ch {
 				ss.stall = nil
 			}
 		}
+
 		s.mu.Unlock()
 		close(ch)
 	})

@@ -107,6 +107,7 @@ func (g *Generator) Next() (event []byte, eventType string) {
 		g.active = append(g.active, g.newInteraction(now))
 		return g.advance(len(g.active)-1, now)
 	}
+
 	return g.advance(g.rnd.IntN(len(g.active)), now)
 }
 
@@ -152,6 +153,7 @@ func (g *Generator) agentStatus(now time.Time) []byte {
 		state    int
 		sub, why string
 	}{{1, "none", "none"}, {5, "none", "none"}, {3, "break", "Lunch"}, {2, "none", "none"}, {0, "none", "Logout"}}
+
 	st := states[g.rnd.IntN(len(states))]
 	return g.marshal(map[string]any{"AgentStatusChange": map[string]any{
 		"agentId":           g.agents[g.rnd.IntN(len(g.agents))],
@@ -169,12 +171,14 @@ func (g *Generator) agentProv(now time.Time) ([]byte, string) {
 	if g.rnd.IntN(4) == 0 {
 		ev = "AgentSkillCreated"
 	}
+
 	a := g.agents[g.rnd.IntN(len(g.agents))]
 	skill := fmt.Sprintf("phone-%d-%s", 500+g.rnd.IntN(50), g.uuid())
 	enabled := "yes"
 	if g.rnd.IntN(3) == 0 {
 		enabled = "no"
 	}
+
 	return g.marshal(map[string]any{"AgentProvChange": map[string]any{
 		"agentId":       a,
 		"enabled":       enabled,

@@ -38,11 +38,13 @@ func parsePath(raw string) (target, *httpError) {
 	if len(segs) < 3 || segs[0] != "" || segs[1] != "ws" {
 		return target{}, &httpError{status: http.StatusNotFound, msg: "Not Found"}
 	}
+
 	v2 := segs[2] == "v2"
 	mode := segs[2]
 	if v2 && len(segs) > 3 {
 		mode = segs[3]
 	}
+
 	var tg target
 	switch mode {
 	case "reader":
@@ -52,43 +54,53 @@ func parsePath(raw string) (target, *httpError) {
 	default:
 		return target{}, &httpError{status: http.StatusNotFound, msg: "Not Found"}
 	}
+
 	if len(segs) < 8 {
 		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
 	}
+
 	domain, names := segs[3], segs[4:7]
 	if v2 {
 		domain, names = segs[4], segs[5:7]
 	}
+
 	if domain != "persistent" && domain != "non-persistent" {
 		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic domain " + domain}
 	}
+
 	for _, n := range names {
 		if !namePattern.MatchString(n) {
 			return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
 		}
 	}
+
 	end := len(segs)
 	if tg.kind == consumerKind {
 		if len(segs) != 9 {
 			return target{}, &httpError{status: http.StatusBadRequest, msg: "Invalid query params: Invalid topic name format"}
 		}
+
 		sub, err := url.PathUnescape(segs[8])
 		if err != nil || sub == "" {
 			return target{}, &httpError{status: http.StatusBadRequest, msg: "Invalid query params: Empty subscription name"}
 		}
+
 		tg.sub = sub
 		end = 8
 	}
+
 	var parts []string
 	for _, p := range segs[7:end] {
 		if p != "" {
 			parts = append(parts, p)
 		}
 	}
+
 	local, err := url.PathUnescape(strings.Join(parts, "/"))
 	if err != nil || local == "" {
 		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
 	}
+
 	tg.prefix = strings.Join(names, "/")
 	tg.tenant, tg.namespace = names[0], names[len(names)-1]
 	tg.local = local
@@ -114,13 +126,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, he.msg, he.status)
 		return
 	}
+
 	defer s.wg.Done()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
 		OnPingReceived:     ss.onPing,
 		OnPongReceived:     ss.onPong,
 	})
+
 	s.mu.Lock()
+
 	if err != nil {
 		ss.cancel()
 		s.detachLocked(ss)
@@ -128,6 +143,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("pulsartest: upgrade failed", "remote", r.RemoteAddr, "error", err)
 		return
 	}
+
 	s.stats.Handshakes[http.StatusSwitchingProtocols]++
 	s.stats.Connections++
 	ss.conn = conn
@@ -145,39 +161,48 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 		Path: r.URL.Path, RawPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 		Query: q, Header: r.Header.Clone(),
 	}
+
 	if s.closed {
 		return nil, &httpError{status: http.StatusServiceUnavailable, msg: "Service unavailable"}
 	}
+
 	if s.rejN != 0 {
 		if s.rejN > 0 {
 			s.rejN--
 		}
 		return nil, &httpError{status: s.rejStatus, msg: http.StatusText(s.rejStatus)}
 	}
+
 	tg, he := parsePath(r.URL.EscapedPath())
 	if he != nil {
 		return nil, he
 	}
+
 	var p params
 	if tg.kind == consumerKind {
 		if p, he = parseParams(tg, q); he != nil {
 			return nil, he
 		}
 	}
+
 	if he = s.authenticateLocked(r, q, tg.tenant); he != nil {
 		return nil, he
 	}
+
 	if s.forbiddenLocked(tg) {
 		return nil, &httpError{status: http.StatusForbidden, msg: "Not authorized", reason: "forbidden topic"}
 	}
+
 	if tg.kind == readerKind {
 		if p, he = parseParams(tg, q); he != nil {
 			return nil, he
 		}
 	}
+
 	if he = s.namespaceLocked(tg); he != nil {
 		return nil, he
 	}
+
 	t := s.topicLocked(tg.topic)
 	ctx, cancel := context.WithCancel(s.ctx)
 	ss := &session{
@@ -185,9 +210,11 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1),
 		ackTimeout: p.ackTimeout, nackDelay: p.nackDelay,
 	}
+
 	if s.ackTimeout >= 0 {
 		ss.ackTimeout = s.ackTimeout
 	}
+
 	if tg.kind == readerKind {
 		switch p.startID {
 		case "earliest":
@@ -209,6 +236,7 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 			cancel()
 			return nil, &httpError{status: http.StatusConflict, msg: "Failed to create consumer: Exclusive consumer is already connected"}
 		}
+
 		if sub == nil {
 			sub = &subscription{key: key, topic: t, durable: p.durable, cursor: t.next(), inflight: make(map[idKey]*delivery)}
 			if p.earliest {
@@ -216,13 +244,16 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 			}
 			s.subs[key] = sub
 		}
+
 		sub.typ, sub.maxRedeliver, sub.dlq = p.typ, p.maxRedel, p.dlq
 		s.attachLocked(sub, ss, p.name, p.priority)
 	}
+
 	t.sessions[ss] = struct{}{}
 	s.sessions[ss] = struct{}{}
 	close(s.sessChange)
 	s.sessChange = make(chan struct{})
 	s.wg.Add(1) // done by serveHTTP; Add happens under mu before Close's Wait
+
 	return ss, nil
 }

@@ -28,15 +28,18 @@ func pulsarHash(b []byte) uint32 {
 	const c1, c2 = 0xcc9e2d51, 0x1b873593
 	var h uint32
 	n := len(b)
+
 	for ; len(b) >= 4; b = b[4:] {
 		k := binary.LittleEndian.Uint32(b)
 		h ^= bits.RotateLeft32(k*c1, 15) * c2
 		h = bits.RotateLeft32(h, 13)*5 + 0xe6546b64
 	}
+
 	var k uint32
 	for i := len(b) - 1; i >= 0; i-- {
 		k = k<<8 | uint32(b[i])
 	}
+
 	h ^= bits.RotateLeft32(k*c1, 15) * c2
 	h ^= uint32(n)
 	h ^= h >> 16
@@ -83,6 +86,7 @@ func pickActive(ms []*member, topic string) *member {
 	if len(ms) == 0 {
 		return nil
 	}
+
 	sorted := byPriorityName(ms)
 	n := len(sorted)
 	for i, m := range sorted {
@@ -91,12 +95,14 @@ func pickActive(ms []*member, topic string) *member {
 			break
 		}
 	}
+
 	ring := make(map[uint32]int, n*ringPoints)
 	for i, m := range sorted[:n] {
 		for j := range ringPoints {
 			ring[pulsarHash([]byte(m.name+strconv.Itoa(j)))] = i
 		}
 	}
+
 	th := pulsarHash([]byte(topic))
 	best, bestHash := -1, uint32(0)
 	first, firstHash := -1, uint32(0)
@@ -108,9 +114,11 @@ func pickActive(ms []*member, topic string) *member {
 			first, firstHash = i, h
 		}
 	}
+
 	if best < 0 {
 		best = first
 	}
+
 	return sorted[best]
 }
 
@@ -142,6 +150,7 @@ func (r *keyRing) add(m *member) {
 			pos, _ := slices.BinarySearch(r.points, h)
 			r.points = slices.Insert(r.points, pos, h)
 		}
+
 		pos := len(cands)
 		for j, c := range cands {
 			if r.before(m, c) {
@@ -149,12 +158,14 @@ func (r *keyRing) add(m *member) {
 				break
 			}
 		}
+
 		if pos == 0 {
 			if len(cands) > 0 {
 				r.chosen[cands[0]]--
 			}
 			r.chosen[m]++
 		}
+
 		r.at[h] = slices.Insert(cands, pos, m)
 	}
 }
@@ -178,9 +189,11 @@ func (r *keyRing) remove(m *member) {
 		if j < 0 {
 			continue
 		}
+
 		if j == 0 {
 			r.chosen[m]--
 		}
+
 		cands = slices.Delete(cands, j, j+1)
 		if len(cands) == 0 {
 			delete(r.at, h)
@@ -188,11 +201,14 @@ func (r *keyRing) remove(m *member) {
 			r.points = slices.Delete(r.points, pos, pos+1)
 			continue
 		}
+
 		if j == 0 {
 			r.chosen[cands[0]]++
 		}
+
 		r.at[h] = cands
 	}
+
 	delete(r.chosen, m)
 }
 

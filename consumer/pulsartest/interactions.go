@@ -14,30 +14,37 @@ func (g *Generator) newInteraction(now time.Time) *interaction {
 		phone: 2000000000 + g.rnd.Int64N(7999999999), agent: g.rnd.IntN(len(g.agents)),
 		queueTime: now.Unix(),
 	}
+
 	switch g.rnd.IntN(10) {
 	case 0:
 		it.media, it.resource = "chat", 2
 	case 1:
 		it.media, it.resource = "email", 1
 	}
+
 	it.channel = any(int64(13125550000 + g.rnd.IntN(9999)))
 	if it.media != "phone" || g.rnd.IntN(5) == 0 {
 		it.channel = "N/A"
 	}
+
 	a, other := it.agent, (it.agent+1+g.rnd.IntN(len(g.agents)-1))%len(g.agents)
 	s := func(ev string, agent int, arg any) step { return step{ev, agent, arg} }
 	wrap := []step{s("InteractionPostProcess", a, nil), s("InteractionEndPostProcess", a, nil),
 		s("InteractionDeassigned", a, nil), s("InteractionDeleted", a, "AGENT")}
+
 	switch k := g.rnd.IntN(100); {
 	case k < 45: // inbound
 		it.steps = []step{s("InteractionCreated", -1, nil), s("InteractionQueued", -1, nil),
 			s("InteractionAssigned", a, nil), s("InteractionAccepted", a, nil)}
+
 		if g.rnd.IntN(2) == 0 {
 			it.steps = append(it.steps, s("LineHoldStatus", a, true), s("LineHoldStatus", a, false))
 		}
+
 		if g.rnd.IntN(4) == 0 {
 			it.steps = append(it.steps, s("RecordingStatus", a, "pause"), s("RecordingStatus", a, "resume"))
 		}
+
 		it.steps = append(it.steps, wrap...)
 	case k < 70: // outbound
 		it.outbound, it.media, it.resource, it.channel = true, "phone", 0, "N/A"
@@ -46,6 +53,7 @@ func (g *Generator) newInteraction(now time.Time) *interaction {
 		if g.rnd.IntN(2) == 0 {
 			it.steps = append(it.steps, s("InteractionRecordingStarted", a, nil))
 		}
+
 		it.steps = append(it.steps, s("InteractionAccepted", a, nil), s("InteractionCustomerAccepted", a, nil))
 		it.steps = append(it.steps, wrap...)
 	case k < 82: // abandoned in queue
@@ -63,6 +71,7 @@ func (g *Generator) newInteraction(now time.Time) *interaction {
 		it.steps = []step{s("InteractionCreated", -1, nil), s("InteractionAssigned", a, nil),
 			s("InteractionDeleted", a, "SYSTEM")}
 	}
+
 	it.guid = fmt.Sprintf("int-%x-%s-%s-%02d-%s", now.UnixMilli(), g.token(25), it.media, g.created%100, g.tenant)
 	return it
 }
@@ -75,22 +84,26 @@ func (g *Generator) advance(i int, now time.Time) ([]byte, string) {
 	if len(it.steps) == 0 {
 		g.active = append(g.active[:i], g.active[i+1:]...)
 	}
+
 	f := map[string]any{
 		"event":              st.event,
 		"interactionGUID":    it.guid,
 		"interactionEventTS": now.Unix(),
 		"msgInfo":            g.msgInfo(now),
 	}
+
 	direction := "in"
 	if it.outbound {
 		direction = "out"
 	}
+
 	if st.agent >= 0 {
 		f["agentId"] = g.agents[st.agent]
 		f["agentGUID"] = g.agentGUID(st.agent)
 		f["participatingAgents"] = g.agents[st.agent]
 		f["transactionNum"] = it.txn
 	}
+
 	switch st.event {
 	case "InteractionCreated":
 		f["attachedData"] = g.attached(it, now, "@pri", "callingName", "phoneNum")
@@ -154,6 +167,7 @@ func (g *Generator) advance(i int, now time.Time) ([]byte, string) {
 	case "InteractionDeleted":
 		g.deletedFields(f, it, st, now)
 	}
+
 	return g.marshal(map[string]any{"Interaction": f}), st.event
 }
 
@@ -182,6 +196,7 @@ func (g *Generator) deletedFields(f map[string]any, it *interaction, st step, no
 			reason = "CEC_DISCONNECT_CANCELLED"
 		}
 	}
+
 	f["callHangupReason"] = reason
 	f["dispositionCode"] = g.disposition()
 	f["inboundChannelid"] = it.channel
@@ -242,7 +257,9 @@ func (g *Generator) attached(it *interaction, now time.Time, keys ...string) map
 		case "record_phone_index":
 			v = g.rnd.IntN(2) == 0
 		}
+
 		data = append(data, map[string]any{"attachedDataKey": k, "attachedDataValue": v})
 	}
+
 	return map[string]any{"attachedDatum": data}
 }

@@ -69,6 +69,7 @@ func parseParams(tg target, q url.Values) (params, *httpError) {
 	if he != nil {
 		return p, he
 	}
+
 	p.window = min(max(rqs, 1), 1000)
 	if tg.kind == readerKind {
 		p.startID, _ = first(q, "messageId")
@@ -77,35 +78,43 @@ func parseParams(tg target, q url.Values) (params, *httpError) {
 		}
 		return p, nil
 	}
+
 	if p.typ, he = enumParam(q, "subscriptionType", subExclusive, subExclusive, subShared, subFailover, subKeyShared); he != nil {
 		return p, he
 	}
+
 	mode, he := enumParam(q, "subscriptionMode", "Durable", "Durable", "NonDurable")
 	if he != nil {
 		return p, he
 	}
+
 	p.durable = mode == "Durable"
 	pos, he := enumParam(q, "subscriptionInitialPosition", "Latest", "Latest", "Earliest")
 	if he != nil {
 		return p, he
 	}
+
 	p.earliest = pos == "Earliest"
 	ato, he := intParam(q, "ackTimeoutMillis", 0, 0)
 	if he != nil {
 		return p, he
 	}
+
 	if ato > 0 && ato < 1000 {
 		return p, badParam("Ack timeout should be greater than 1 second")
 	}
+
 	p.ackTimeout = time.Duration(ato) * time.Millisecond
 	nd, he := intParam(q, "negativeAckRedeliveryDelay", 60000, 0)
 	if he != nil {
 		return p, he
 	}
+
 	p.nackDelay = time.Duration(nd) * time.Millisecond
 	if p.priority, he = intParam(q, "priorityLevel", 0, 0); he != nil {
 		return p, he
 	}
+
 	p.name, _ = first(q, "consumerName")
 	_, hasMax := first(q, "maxRedeliverCount")
 	dlq, hasDLQ := first(q, "deadLetterTopic")
@@ -113,15 +122,19 @@ func parseParams(tg target, q url.Values) (params, *httpError) {
 		if p.maxRedel, he = intParam(q, "maxRedeliverCount", 0, 0); he != nil {
 			return p, he
 		}
+
 		if p.maxRedel <= 0 {
 			return p, badParam("maxRedeliverCount must be > 0")
 		}
+
 		p.dlq = dlq
 		if p.dlq == "" {
 			p.dlq = tg.topic + "-" + tg.sub + "-DLQ"
 		}
+
 		p.dlq = fullTopic(p.dlq)
 	}
+
 	pull, _ := first(q, "pullMode")
 	p.pull = strings.EqualFold(pull, "true")
 	return p, nil

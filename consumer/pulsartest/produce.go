@@ -21,17 +21,21 @@ func (s *Server) PublishEvent(tenant string, event []byte, eventType string) []s
 	if family != "" {
 		typeTopic = family
 	}
+
 	var opts []PublishOption
 	if k := EventKey(event); k != "" {
 		opts = append(opts, WithKey(k))
 	}
+
 	ids := []string{
 		s.Publish(tenant+"/event-v1/all", event, opts...),
 		s.Publish(tenant+"/event-v1/"+typeTopic, event, opts...),
 	}
+
 	if family != "" && agentID != "" {
 		ids = append(ids, s.Publish(tenant+"/agent-v1/"+agentID, event, opts...))
 	}
+
 	return ids
 }
 
@@ -46,9 +50,11 @@ func EventKey(event []byte) string {
 		InteractionGUID string `json:"interactionGUID"`
 		AgentID         string `json:"agentId"`
 	}
+
 	if json.Unmarshal(event, &w) != nil || len(w) != 1 {
 		return ""
 	}
+
 	for family, inner := range w {
 		switch family {
 		case "Interaction":
@@ -57,6 +63,7 @@ func EventKey(event []byte) string {
 			return inner.AgentID
 		}
 	}
+
 	return ""
 }
 
@@ -67,16 +74,21 @@ func agentFamily(event []byte) (family, agentID string) {
 	if json.Unmarshal(event, &w) != nil || len(w) != 1 {
 		return "", ""
 	}
+
 	for k, v := range w {
 		if k != "AgentStatusChange" && k != "AgentProvChange" {
 			return "", ""
 		}
+
 		var inner struct {
 			AgentID string `json:"agentId"`
 		}
+
 		_ = json.Unmarshal(v, &inner)
+
 		return k, inner.AgentID
 	}
+
 	return "", ""
 }
 
@@ -87,6 +99,7 @@ func (s *Server) Produce(ctx context.Context, tenant string, g *Generator, rate 
 	if rate <= 0 {
 		return fmt.Errorf("produce events: %w", errors.New("rate must be positive"))
 	}
+
 	interval := max(time.Duration(float64(time.Second)/rate), time.Millisecond)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()

@@ -146,17 +146,21 @@ func New(cfg Config) *Server {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+
 	if cfg.CommandErrorClose == 0 {
 		cfg.CommandErrorClose = websocket.StatusNoStatusRcvd
 	}
+
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:        cfg,
@@ -177,15 +181,19 @@ func New(cfg Config) *Server {
 		stats:      Stats{Handshakes: make(map[int]int), Closes: make(map[websocket.StatusCode]int)},
 		acked:      make(map[subKey][]string),
 	}
+
 	s.setKeysLocked(cfg.Keys)
 	s.tenants = setOf(cfg.Tenants)
+
 	if cfg.Namespaces == nil {
 		cfg.Namespaces = DefaultNamespaces
 	}
+
 	s.namespaces = setOf(cfg.Namespaces)
 	for _, f := range cfg.Forbidden {
 		s.forbidden[f] = true
 	}
+
 	return s
 }
 
@@ -205,14 +213,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+
 	s.Close()
 	_ = hs.Close()
+
 	if err == nil {
 		err = <-errc
 	}
+
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
+
 	return fmt.Errorf("serve pulsar proxy: %w", err)
 }
 
@@ -234,6 +246,7 @@ func Start(tb TB, cfg Config) *Server {
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
 	}
+
 	s := New(cfg)
 	s.mu.Lock()
 	s.url = "ws://" + ln.Addr().String()
@@ -247,6 +260,7 @@ func Start(tb TB, cfg Config) *Server {
 			tb.Errorf("pulsartest: %v", err)
 		}
 	})
+
 	return s
 }
 
@@ -269,25 +283,30 @@ const ShutdownGrace = 2 * time.Second
 // without a close frame. Calling it again is a no-op.
 func (s *Server) Close() {
 	s.mu.Lock()
+
 	if s.closed {
 		s.mu.Unlock()
 		s.wg.Wait()
 		return
 	}
+
 	s.closed = true
 	for t := range s.timers {
 		t.Stop()
 		delete(s.timers, t)
 	}
+
 	n := len(s.sessions)
 	s.mu.Unlock()
 	close(s.stopping)
+
 	if n > 0 {
 		s.log.Info("pulsartest: shutting down", "sessions", n)
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 		_ = s.WaitSessions(ctx, 0)
 		cancel()
 	}
+
 	s.cancel()
 	s.wg.Wait()
 }

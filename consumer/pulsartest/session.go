@@ -112,6 +112,7 @@ func (ss *session) run() {
 		ss.cancel()
 		_ = ss.conn.CloseNow()
 		<-readDone
+
 		if !refused {
 			// The proxy processes a client's frames in order up to its
 			// close: acks that arrived before the end still count.
@@ -121,11 +122,13 @@ func (ss *session) run() {
 				}
 			}
 		}
+
 		s.mu.Lock()
 		s.detachLocked(ss)
 		s.mu.Unlock()
 		ss.logEnded()
 	}()
+
 	go func() {
 		defer close(readDone)
 		ss.readLoop()
@@ -139,7 +142,9 @@ func (ss *session) run() {
 		defer idleTimer.Stop()
 		idleC = idleTimer.C
 	}
+
 	ss.touch()
+
 	for {
 		if ch := ss.stalled(); ch != nil {
 			select {
@@ -154,24 +159,30 @@ func (ss *session) run() {
 				return
 			}
 		}
+
 		for _, f := range ss.takeInbox() {
 			if !ss.handle(f) {
 				refused = true
 				return
 			}
 		}
+
 		for {
 			s.mu.Lock()
 			f := s.nextLocked(ss)
 			s.mu.Unlock()
+
 			if f == nil {
 				break
 			}
+
 			s.delivering(f)
+
 			if !ss.write(f) {
 				return
 			}
 		}
+
 		select {
 		case <-ss.kickc:
 		case <-idleC:
@@ -180,12 +191,14 @@ func (ss *session) run() {
 				idleTimer.Reset(left)
 				continue
 			}
+
 			// The proxy drops the consumer when the idle timeout fires, not
 			// after a close handshake a dead peer never answers.
 			s.mu.Lock()
 			s.detachLocked(ss)
 			s.mu.Unlock()
 			ss.close(websocket.StatusGoingAway, "Idle timeout")
+
 			return
 		case <-s.stopping:
 			ss.close(websocket.StatusGoingAway, "Server shutting down")
@@ -202,28 +215,37 @@ func (ss *session) readLoop() {
 		typ, data, err := ss.conn.Read(ss.ctx)
 		if err != nil {
 			ss.clientEnded(err)
+
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				s.mu.Lock()
 				s.stats.Closes[websocket.StatusMessageTooBig]++
 				s.mu.Unlock()
 			}
+
 			ss.cancel()
+
 			return
 		}
+
 		s.mu.Lock()
 		stalled := ss.stall != nil
+
 		if typ == websocket.MessageBinary {
 			s.stats.BinaryFrames++
 		} else {
 			s.stats.TextFrames++
 		}
+
 		s.mu.Unlock()
+
 		if !stalled {
 			ss.touch()
 		}
+
 		if typ != websocket.MessageText {
 			continue
 		}
+
 		s.clientFrame(data)
 		ss.inboxMu.Lock()
 		ss.inbox = append(ss.inbox, data)
@@ -275,10 +297,12 @@ func (ss *session) handle(f []byte) bool {
 	if ss.kind == readerKind {
 		return ss.handleReader(cmd, err)
 	}
+
 	if err != nil {
 		ss.close(s.cfg.CommandErrorClose, "Failed to de-serialize from JSON")
 		return false
 	}
+
 	switch cmd.Type {
 	case "isEndOfTopic":
 		return ss.write(endOfTopicReply)
@@ -287,12 +311,16 @@ func (ss *session) handle(f []byte) bool {
 			ss.close(s.cfg.CommandErrorClose, "Failed to de-serialize from JSON")
 			return false
 		}
+
 		s.mu.Lock()
 		s.stats.Permits++
+
 		if ss.pull {
 			ss.permits += int(*cmd.PermitMessages)
 		}
+
 		s.mu.Unlock()
+
 		return true
 	case "unsubscribe":
 		s.mu.Lock()
@@ -305,34 +333,44 @@ func (ss *session) handle(f []byte) bool {
 				delete(s.subs, sub.key)
 			}
 		}
+
 		s.mu.Unlock()
+
 		if !ok {
 			ss.close(s.cfg.CommandErrorClose, "Failed to unsubscribe")
 		}
+
 		return ok
 	}
+
 	if cmd.MessageID == nil {
 		ss.close(websocket.StatusInternalError, "missing messageId")
 		return false
 	}
+
 	k, err := decodeID(*cmd.MessageID)
 	if err != nil {
 		ss.close(websocket.StatusInternalError, "invalid messageId")
 		return false
 	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	if !ss.pull {
 		ss.pending--
 	}
+
 	if cmd.Type == "negativeAcknowledge" {
 		s.stats.NacksReceived++
 		s.nackLocked(ss, k)
 		return true
 	}
+
 	s.stats.AcksReceived++
 	s.recordAckLocked(ss.sub.key, *cmd.MessageID)
 	s.ackLocked(ss.sub, k)
+
 	return true
 }
 
@@ -340,22 +378,28 @@ func (ss *session) handle(f []byte) bool {
 // id is not examined. Malformed JSON still frees the slot, then closes.
 func (ss *session) handleReader(cmd command, parseErr error) bool {
 	s := ss.srv
+
 	if parseErr == nil && cmd.Type == "isEndOfTopic" {
 		return ss.write(endOfTopicReply)
 	}
+
 	s.mu.Lock()
 	ss.pending--
+
 	if parseErr == nil {
 		s.stats.AcksReceived++
 		if cmd.MessageID != nil {
 			s.recordAckLocked(subKey{ss.topic.name, ""}, *cmd.MessageID)
 		}
 	}
+
 	s.mu.Unlock()
+
 	if parseErr != nil {
 		ss.close(s.cfg.CommandErrorClose, "Failed to de-serialize from JSON")
 		return false
 	}
+
 	return true
 }
 

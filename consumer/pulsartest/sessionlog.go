@@ -38,6 +38,7 @@ func (ss *session) clientEnded(err error) {
 			e.reason = ce.Reason
 		}
 	}
+
 	ss.srv.mu.Lock()
 	ss.endedLocked(e)
 	ss.srv.mu.Unlock()

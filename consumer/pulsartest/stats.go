@@ -100,9 +100,11 @@ func (s *Server) WaitSessions(ctx context.Context, n int) error {
 		s.mu.Lock()
 		got, ch := len(s.sessions), s.sessChange
 		s.mu.Unlock()
+
 		if got == n {
 			return nil
 		}
+
 		select {
 		case <-ch:
 		case <-ctx.Done():

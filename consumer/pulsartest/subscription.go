@@ -106,6 +106,7 @@ func (s *Server) nextLocked(ss *session) []byte {
 	if ss.detached || ss.stall != nil {
 		return nil
 	}
+
 	if len(ss.injected) > 0 && ss.hasRoom() {
 		f := ss.injected[0]
 		ss.injected = ss.injected[1:]
@@ -113,25 +114,32 @@ func (s *Server) nextLocked(ss *session) []byte {
 		s.stats.Injected++
 		return f
 	}
+
 	if ss.kind == readerKind {
 		return s.nextReaderLocked(ss)
 	}
+
 	sub := ss.sub
 	s.dispatchLocked(sub)
 	m := sub.member(ss)
 	for m != nil && len(m.outbox) > 0 {
 		a := m.outbox[0]
 		m.outbox = m.outbox[1:]
+
 		if a.d.owner != ss || a.d.gen != a.gen {
 			ss.untook()
 			continue
 		}
+
 		if a.d.count > 0 {
 			s.stats.Redelivered++
 		}
+
 		s.stats.Delivered++
+
 		return a.d.msg.frame(a.d.count)
 	}
+
 	return nil
 }
 
@@ -155,7 +163,9 @@ func (sub *subscription) settleLocked(k idKey) *delivery {
 	if d == nil {
 		return nil
 	}
+
 	delete(sub.inflight, k)
+
 	if sub.holds != nil {
 		if h, ok := sub.holds[d.hash]; ok {
 			if h.n <= 1 {
@@ -165,6 +175,7 @@ func (sub *subscription) settleLocked(k idKey) *delivery {
 			}
 		}
 	}
+
 	d.owner = nil
 	return d
 }
@@ -190,17 +201,20 @@ func (s *Server) requeueLocked(sub *subscription, ds ...*delivery) {
 	if sub.deleted || len(ds) == 0 {
 		return
 	}
+
 	for _, d := range ds {
 		if sub.maxRedeliver > 0 && d.count > sub.maxRedeliver {
 			s.publishLocked(sub.dlq, d.msg.payload, d.msg.opts)
 			s.stats.DeadLettered++
 			continue
 		}
+
 		i := sort.Search(len(sub.redeliver), func(i int) bool { return sub.redeliver[i].msg.seq >= d.msg.seq })
 		sub.redeliver = append(sub.redeliver, nil)
 		copy(sub.redeliver[i+1:], sub.redeliver[i:])
 		sub.redeliver[i] = d
 	}
+
 	sub.kickAll()
 }
 
@@ -212,6 +226,7 @@ func (s *Server) ackLocked(sub *subscription, k idKey) {
 		}
 		return
 	}
+
 	for i, d := range sub.redeliver {
 		if d.msg.key == k {
 			sub.redeliver = append(sub.redeliver[:i], sub.redeliver[i+1:]...)
@@ -227,12 +242,14 @@ func (s *Server) nackLocked(ss *session, k idKey) {
 	if d == nil || d.owner != ss {
 		return
 	}
+
 	sub.settleLocked(k)
 	d.count++
 	delay := ss.nackDelay
 	if s.nackDelay >= 0 {
 		delay = s.nackDelay
 	}
+
 	s.afterLocked(delay, func() { s.requeueLocked(sub, d) })
 }
 
@@ -241,6 +258,7 @@ func (s *Server) afterLocked(d time.Duration, f func()) {
 	if s.closed {
 		return
 	}
+
 	var t *time.Timer
 	t = time.AfterFunc(d, func() {
 		s.mu.Lock()
@@ -251,6 +269,7 @@ func (s *Server) afterLocked(d time.Duration, f func()) {
 		delete(s.timers, t)
 		f()
 	})
+
 	s.timers[t] = struct{}{}
 }
 
@@ -260,6 +279,7 @@ func (s *Server) detachLocked(ss *session) {
 	if ss.detached {
 		return
 	}
+
 	ss.detached = true
 	delete(s.sessions, ss)
 	close(s.sessChange)
@@ -269,10 +289,13 @@ func (s *Server) detachLocked(ss *session) {
 	if sub == nil {
 		return
 	}
+
 	s.removeMemberLocked(sub, ss)
 	s.requeueInflightLocked(sub, func(d *delivery) bool { return d.owner == ss })
+
 	if !sub.durable && len(sub.consumers) == 0 && s.subs[sub.key] == sub {
 		delete(s.subs, sub.key)
 	}
+
 	sub.kickAll()
 }

@@ -58,9 +58,11 @@ func FromBuildInfo(bi *debug.BuildInfo, ver, rev, at string) Info {
 		if v := bi.Main.Version; v != "" && v != "(devel)" {
 			i.Version = v
 		}
+
 		if bi.GoVersion != "" {
 			i.GoVersion = bi.GoVersion
 		}
+
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -72,15 +74,19 @@ func FromBuildInfo(bi *debug.BuildInfo, ver, rev, at string) Info {
 			}
 		}
 	}
+
 	if ver != "" {
 		i.Version = ver
 	}
+
 	if rev != "" {
 		i.Revision, i.Modified = rev, false
 	}
+
 	if at != "" {
 		i.Time = at
 	}
+
 	return i
 }
 
@@ -105,13 +111,18 @@ func (i Info) String() string {
 	if rev == "" {
 		rev = "unknown (built without VCS data)"
 	}
+
 	if i.Modified {
 		rev += " (modified)"
 	}
+
 	fmt.Fprintf(&b, "commit:  %s\n", rev)
+
 	if i.Time != "" {
 		fmt.Fprintf(&b, "time:    %s\n", i.Time)
 	}
+
 	fmt.Fprintf(&b, "go:      %s %s\n", i.GoVersion, i.Platform)
+
 	return b.String()
 }

@@ -88,15 +88,19 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KV, error) {
 	if cfg.JetStream == nil || cfg.Compare == nil {
 		return nil, errors.New("open checkpoint bucket: JetStream and Compare are required")
 	}
+
 	if cfg.Bucket == "" {
 		cfg.Bucket = DefaultBucket
 	}
+
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = DefaultReplicas
 	}
+
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultKVTimeout
 	}
+
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -105,6 +109,7 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open checkpoint bucket %q: %w", cfg.Bucket, err)
 	}
+
 	return &KV{kv: kv, cfg: cfg, log: cfg.Logger, now: time.Now}, nil
 }
 
@@ -126,12 +131,15 @@ func bindBucket(ctx context.Context, cfg KVConfig) (jetstream.KeyValue, error) {
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 	})
+
 	if errors.Is(err, jetstream.ErrBucketExists) {
 		return js.KeyValue(ctx, cfg.Bucket)
 	}
+
 	if err == nil {
 		cfg.Logger.Info("created checkpoint bucket", "bucket", cfg.Bucket, "replicas", cfg.Replicas)
 	}
+
 	return kv, err
 }
 
@@ -150,13 +158,16 @@ func (s *KV) Load(ctx context.Context, key string) (id string, ok bool, err erro
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return "", false, nil
 	}
+
 	if err != nil {
 		return "", false, err
 	}
+
 	s.log.Info("resuming from the checkpoint in the bucket; events after it that the last writer "+
 		"delivered before it stopped are delivered again", "bucket", s.cfg.Bucket, "key", key,
 		"message_id", v.MessageID, "saved_at", v.SavedAt, "saved_by", v.SavedBy,
 		"max_replay_events", s.cfg.MaxReplay, "max_replay_window", s.cfg.MaxReplayWindow.String())
+
 	return v.MessageID, true, nil
 }
 
@@ -166,6 +177,7 @@ func (s *KV) get(ctx context.Context, key string) (kvValue, uint64, error) {
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return kvValue{}, 0, err
 	}
+
 	if err != nil {
 		return kvValue{}, 0, fmt.Errorf("read checkpoint %q from bucket %q: %w: %w", key, s.cfg.Bucket, ErrUnavailable, err)
 	}
@@ -175,6 +187,7 @@ func (s *KV) get(ctx context.Context, key string) (kvValue, uint64, error) {
 	if err := json.Unmarshal(e.Value(), &v); err != nil {
 		return kvValue{}, 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, where, err)
 	}
+
 	switch {
 	case v.Version != version:
 		return kvValue{}, 0, fmt.Errorf("%w: %s: unknown version %d", ErrCorrupt, where, v.Version)
@@ -183,6 +196,7 @@ func (s *KV) get(ctx context.Context, key string) (kvValue, uint64, error) {
 	case v.MessageID == "":
 		return kvValue{}, 0, fmt.Errorf("%w: %s: empty message id", ErrCorrupt, where)
 	}
+
 	return v, e.Revision(), nil
 }
 
@@ -197,14 +211,17 @@ func (s *KV) Save(ctx context.Context, key, id string) error {
 	if key == "" || id == "" {
 		return fmt.Errorf("save checkpoint %q: empty key or message id", key)
 	}
+
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 
 	data, err := json.Marshal(kvValue{Version: version, Key: key, MessageID: id,
 		SavedAt: s.now().UTC().Round(0), SavedBy: s.cfg.Instance})
+
 	if err != nil {
 		return fmt.Errorf("encode checkpoint %q: %w", key, err)
 	}
+
 	for {
 		done, err := s.trySave(ctx, key, id, data)
 		if done || err != nil {
@@ -224,6 +241,7 @@ func (s *KV) trySave(ctx context.Context, key, id string, data []byte) (done boo
 		}
 		return err == nil, s.saveErr(key, err)
 	}
+
 	if err != nil {
 		return false, fmt.Errorf("save checkpoint %q: %w", key, err)
 	}
@@ -232,6 +250,7 @@ func (s *KV) trySave(ctx context.Context, key, id string, data []byte) (done boo
 	if err != nil {
 		return false, fmt.Errorf("save checkpoint %q: compare with the stored id: %w", key, err)
 	}
+
 	if c >= 0 {
 		if c > 0 {
 			s.log.Debug("checkpoint in bucket is ahead; keeping it", "key", key, "message_id", id,
@@ -244,6 +263,7 @@ func (s *KV) trySave(ctx context.Context, key, id string, data []byte) (done boo
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return false, nil
 	}
+
 	return err == nil, s.saveErr(key, err)
 }
 

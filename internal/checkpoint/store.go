@@ -66,15 +66,18 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create checkpoint dir: %w", err)
 	}
+
 	stale, err := filepath.Glob(filepath.Join(dir, "*"+fileExt+tmpMarker+"*"))
 	if err != nil {
 		return nil, fmt.Errorf("list checkpoint dir: %w", err)
 	}
+
 	for _, p := range stale {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("remove stale checkpoint temp file: %w", err)
 		}
 	}
+
 	return &Store{dir: dir, now: time.Now}, nil
 }
 
@@ -94,6 +97,7 @@ func safeName(key string, dots bool) string {
 		if b.Len() >= 80 {
 			break
 		}
+
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', dots && r == '.':
 			b.WriteRune(r)
@@ -101,6 +105,7 @@ func safeName(key string, dots bool) string {
 			b.WriteByte('_')
 		}
 	}
+
 	h := sha256.Sum256([]byte(key))
 	return b.String() + "-" + hex.EncodeToString(h[:8])
 }
@@ -113,18 +118,22 @@ func (s *Store) Load(ctx context.Context, key string) (id string, ok bool, err e
 	if err := ctx.Err(); err != nil {
 		return "", false, fmt.Errorf("read checkpoint %q: %w", key, err)
 	}
+
 	p := s.Path(key)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}
+
 	if err != nil {
 		return "", false, fmt.Errorf("read checkpoint %q: %w", key, err)
 	}
+
 	var f file
 	if err := json.Unmarshal(data, &f); err != nil {
 		return "", false, fmt.Errorf("%w: %s: %v", ErrCorrupt, p, err)
 	}
+
 	switch {
 	case f.Checksum != f.sum():
 		return "", false, fmt.Errorf("%w: %s: checksum mismatch", ErrCorrupt, p)
@@ -135,6 +144,7 @@ func (s *Store) Load(ctx context.Context, key string) (id string, ok bool, err e
 	case f.MessageID == "":
 		return "", false, fmt.Errorf("%w: %s: empty message id", ErrCorrupt, p)
 	}
+
 	return f.MessageID, true, nil
 }
 
@@ -145,19 +155,23 @@ func (s *Store) Save(ctx context.Context, key, id string) error {
 	if key == "" || id == "" {
 		return fmt.Errorf("save checkpoint %q: empty key or message id", key)
 	}
+
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("save checkpoint %q: %w", key, err)
 	}
+
 	f := file{Version: version, Key: key, MessageID: id, SavedAt: s.now().UTC().Round(0)}
 	f.Checksum = f.sum()
 	data, err := json.Marshal(&f)
 	if err != nil {
 		return fmt.Errorf("encode checkpoint %q: %w", key, err)
 	}
+
 	data = append(data, '\n')
 	if err := writeFileSync(s.Path(key), data); err != nil {
 		return fmt.Errorf("save checkpoint %q: %w", key, err)
 	}
+
 	return nil
 }
 
@@ -169,24 +183,30 @@ func writeFileSync(path string, data []byte) (err error) {
 	if err != nil {
 		return err
 	}
+
 	defer func() {
 		if err != nil {
 			_ = tmp.Close()
 			_ = os.Remove(tmp.Name())
 		}
 	}()
+
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
+
 	if err = tmp.Sync(); err != nil {
 		return err
 	}
+
 	if err = tmp.Close(); err != nil {
 		return err
 	}
+
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
+
 	return syncDir(dir)
 }
 

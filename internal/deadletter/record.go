@@ -59,7 +59,9 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+
 	*r = Record{Time: w.Time, Topic: w.Topic, MessageID: w.MessageID, Stage: w.Stage, Reason: w.Reason}
+
 	switch {
 	case w.Frame != nil:
 		r.Frame = *w.Frame
@@ -70,5 +72,6 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		}
 		r.Frame = string(f)
 	}
+
 	return nil
 }

@@ -23,6 +23,7 @@ func (w *Writer) WriteRetry(ctx context.Context, r Record) error {
 		if err == nil || errors.Is(err, ErrClosed) {
 			return err
 		}
+
 		if ctx.Err() != nil {
 			return fmt.Errorf("write dead letter: %w", ctx.Err())
 		}
@@ -32,6 +33,7 @@ func (w *Writer) WriteRetry(ctx context.Context, r Record) error {
 				"path", w.path, "message_id", r.MessageID, "attempt", attempt+1, "error", err)
 			logged = time.Now()
 		}
+
 		timer := time.NewTimer(w.opts.Retry.Delay(attempt))
 		select {
 		case <-ctx.Done():

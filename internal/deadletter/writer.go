@@ -79,18 +79,23 @@ func OpenWith(path string, opts Options) (*Writer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+
 	if opts.Retry.Min <= 0 {
 		opts.Retry.Min = RetryMin
 	}
+
 	if opts.Retry.Max <= 0 {
 		opts.Retry.Max = RetryMax
 	}
+
 	w := &Writer{path: path, opts: opts, now: time.Now, sem: make(chan struct{}, 1)}
 	if err := w.open(); err != nil {
 		return nil, err
 	}
+
 	opts.Health.Set(HealthPart, true, "")
 	w.sem <- struct{}{}
+
 	return w, nil
 }
 
@@ -99,21 +104,26 @@ func (w *Writer) open() error {
 	if err := os.MkdirAll(filepath.Dir(w.path), 0o700); err != nil {
 		return fmt.Errorf("create dead-letter dir: %w", err)
 	}
+
 	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open dead-letter file: %w", err)
 	}
+
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
 		return fmt.Errorf("stat dead-letter file %s: %w", w.path, err)
 	}
+
 	torn, err := endsTorn(w.path)
 	if err != nil {
 		_ = f.Close()
 		return fmt.Errorf("check dead-letter file %s: %w", w.path, err)
 	}
+
 	w.f, w.id, w.torn = f, fi, torn
+
 	return nil
 }
 
@@ -129,9 +139,11 @@ func (w *Writer) ensureOpen() error {
 		_ = w.f.Close() // abandoned: records written to it were fsynced before
 		w.f = nil
 	}
+
 	if err := w.open(); err != nil {
 		return fmt.Errorf("recreate dead-letter file %s: %w", w.path, err)
 	}
+
 	return nil
 }
 
@@ -141,15 +153,18 @@ func endsTorn(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || st.Size() == 0 {
 		return false, err
 	}
+
 	last := make([]byte, 1)
 	if _, err := f.ReadAt(last, st.Size()-1); err != nil && err != io.EOF {
 		return false, err
 	}
+
 	return last[0] != '\n', nil
 }
 
@@ -161,25 +176,31 @@ func (w *Writer) Write(ctx context.Context, r Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write dead letter: %w", err)
 	}
+
 	if r.Time.IsZero() {
 		r.Time = w.now()
 	}
+
 	line, err := encode(r)
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
+
 	select {
 	case <-w.sem:
 	case <-ctx.Done():
 		return fmt.Errorf("write dead letter: %w", ctx.Err())
 	}
+
 	defer func() { w.sem <- struct{}{} }()
 
 	if w.closed {
 		return fmt.Errorf("write dead letter: %w", ErrClosed)
 	}
+
 	err = w.writeLocked(line)
 	w.report(err)
+
 	return err
 }
 
@@ -188,17 +209,21 @@ func (w *Writer) writeLocked(line []byte) error {
 	if err := w.ensureOpen(); err != nil {
 		return err
 	}
+
 	if w.torn {
 		line = append([]byte{'\n'}, line...)
 	}
+
 	if _, err := w.f.Write(line); err != nil {
 		w.torn = true
 		return fmt.Errorf("write dead letter %s: %w", w.path, err)
 	}
+
 	w.torn = false
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("sync dead-letter file %s: %w", w.path, err)
 	}
+
 	return nil
 }
 
@@ -231,17 +256,22 @@ func encode(r Record) ([]byte, error) {
 func (w *Writer) Close() error {
 	<-w.sem
 	defer func() { w.sem <- struct{}{} }()
+
 	if w.closed {
 		return nil
 	}
+
 	w.closed = true
 	if w.f == nil {
 		return nil
 	}
+
 	err := w.f.Close()
 	w.f = nil
+
 	if err != nil {
 		return fmt.Errorf("close dead-letter file: %w", err)
 	}
+
 	return nil
 }

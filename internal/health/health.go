@@ -51,6 +51,7 @@ func (s *State) Ready() (bool, map[string]Part) {
 	if s == nil {
 		return false, nil
 	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	parts := make(map[string]Part, len(s.parts))
@@ -59,6 +60,7 @@ func (s *State) Ready() (bool, map[string]Part) {
 		parts[k] = p
 		ready = ready && p.Ready
 	}
+
 	return ready, parts
 }
 

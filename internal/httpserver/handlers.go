@@ -27,10 +27,12 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		body.AgeSeconds = age.Seconds()
 		body.Alive = age <= s.Staleness
 	}
+
 	code := http.StatusOK
 	if !body.Alive {
 		code = http.StatusServiceUnavailable
 	}
+
 	writeJSON(w, code, body)
 }
 

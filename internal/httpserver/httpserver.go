@@ -54,9 +54,11 @@ func New(addr string, reg *prometheus.Registry, h *health.State, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+
 	registerRuntime(reg)
 	registerReady(reg, h)
 	s := &Server{
@@ -66,12 +68,14 @@ func New(addr string, reg *prometheus.Registry, h *health.State, log *slog.Logge
 		health:          h,
 		log:             log,
 	}
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError),
 		Registry:          reg,
 		EnableOpenMetrics: true,
 	})))
+
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", index)
@@ -80,6 +84,7 @@ func New(addr string, reg *prometheus.Registry, h *health.State, log *slog.Logge
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+
 	return s
 }
 
@@ -108,6 +113,7 @@ func registerReady(reg *prometheus.Registry, h *health.State) {
 		}
 		return 0
 	})
+
 	var are prometheus.AlreadyRegisteredError
 	if err := reg.Register(g); err != nil && !errors.As(err, &are) {
 		panic(fmt.Sprintf("register streamd_ready: %v", err)) // only on conflicting descriptors: a programming error
@@ -119,15 +125,19 @@ func registerReady(reg *prometheus.Registry, h *health.State) {
 func (s *Server) Listen(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	if s.ln != nil {
 		return nil
 	}
+
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.addr, err)
 	}
+
 	s.ln = ln
+
 	return nil
 }
 
@@ -148,6 +158,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.Listen(ctx); err != nil {
 		return err
 	}
+
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
@@ -155,11 +166,13 @@ func (s *Server) Run(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
+
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
+
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ShutdownTimeout)
 	defer cancel()
 	err := s.srv.Shutdown(sctx)
@@ -167,9 +180,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.srv.Close()
 		err = fmt.Errorf("shut down http server: %w", err)
 	}
+
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = fmt.Errorf("serve http: %w", serr)
 	}
+
 	return err
 }
 

@@ -20,19 +20,24 @@ func (m *Metrics) InitTopic(topic string, reasons []string, statuses []int) {
 	if m == nil {
 		return
 	}
+
 	m.received.WithLabelValues(topic)
 	m.acked.WithLabelValues(topic)
 	m.redelivered.WithLabelValues(topic)
 	m.deadLetters.WithLabelValues(topic)
+
 	for _, s := range decodeStages {
 		m.decodeErrors.WithLabelValues(topic, s)
 	}
+
 	for _, r := range reasons {
 		m.reconnects.WithLabelValues(topic, r)
 	}
+
 	for _, s := range statuses {
 		m.handshakeFail.WithLabelValues(topic, statusLabel(s))
 	}
+
 	m.connected.WithLabelValues(topic).Set(0)
 	m.inflight.WithLabelValues(topic).Set(0)
 }
@@ -63,6 +68,7 @@ func buildInfoGauge(i buildinfo.Info) prometheus.Collector {
 	if rev == "" {
 		rev = "unknown"
 	}
+
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "streamd_build_info",
 		Help: "Always 1; the labels say which build is running (version, VCS revision, Go version).",
@@ -70,6 +76,8 @@ func buildInfoGauge(i buildinfo.Info) prometheus.Collector {
 			"version": i.Version, "revision": rev, "go_version": i.GoVersion,
 		},
 	})
+
 	g.Set(1)
+
 	return g
 }

@@ -99,9 +99,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		lagDesc: prometheus.NewDesc("streamd_lag_seconds",
 			"Now minus the publish time of the last event every sink accepted.", []string{"topic"}, nil),
 	}
+
 	reg.MustRegister(m.received, m.acked, m.redelivered, m.accepted, m.sinkErrors, m.sinkLatency,
 		m.deadLetters, m.decodeErrors, m.connected, m.reconnects, m.handshakeFail, m.inflight, m.sinkReady,
 		m.instance, m.readerBehind, m, buildInfoGauge(buildinfo.Read()), m.notifyDroppedCounter())
+
 	return m
 }
 

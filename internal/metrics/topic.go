@@ -25,6 +25,7 @@ func (m *Metrics) Topic(topic string) *Topic {
 	if m == nil {
 		return nil
 	}
+
 	return &Topic{
 		m:           m,
 		topic:       topic,

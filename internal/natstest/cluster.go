@@ -29,6 +29,7 @@ func NewCluster(storeDir string, n int, timeout time.Duration, modify func(*serv
 	if err != nil {
 		return nil, err
 	}
+
 	routes := make([]string, n)
 	for i, p := range ports {
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
@@ -44,16 +45,20 @@ func NewCluster(storeDir string, n int, timeout time.Duration, modify func(*serv
 				modify(o)
 			}
 		})
+
 		if err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("start cluster node %d: %w", i, err)
 		}
+
 		c.Nodes = append(c.Nodes, node)
 	}
+
 	if err := c.WaitLeader(timeout); err != nil {
 		c.Stop()
 		return nil, err
 	}
+
 	return c, nil
 }
 
@@ -105,14 +110,18 @@ func (c *Cluster) settled() bool {
 		if srv == nil {
 			continue
 		}
+
 		running++
+
 		if !srv.JetStreamIsCurrent() {
 			return false
 		}
+
 		if srv.JetStreamIsLeader() {
 			peers = len(srv.JetStreamClusterPeers())
 		}
 	}
+
 	return peers == running
 }
 

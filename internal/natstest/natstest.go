@@ -34,15 +34,19 @@ func New(storeDir string, modify func(*server.Options)) (*Server, error) {
 		NoLog:     true,
 		NoSigs:    true,
 	}}
+
 	if modify != nil {
 		modify(&s.opts)
 	}
+
 	if err := s.Start(); err != nil {
 		return nil, err
 	}
+
 	s.mu.Lock()
 	s.opts.Port = s.srv.Addr().(*net.TCPAddr).Port
 	s.mu.Unlock()
+
 	return s, nil
 }
 
@@ -63,20 +67,26 @@ func Run(t testing.TB, modify func(*server.Options)) *Server {
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	if s.srv != nil {
 		return nil
 	}
+
 	opts := s.opts
 	srv, err := server.NewServer(&opts)
 	if err != nil {
 		return fmt.Errorf("new nats server: %w", err)
 	}
+
 	go srv.Start()
+
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
 		return errors.New("start nats server: not ready after 10s")
 	}
+
 	s.srv = srv
+
 	return nil
 }
 
@@ -132,15 +142,18 @@ func (s *Server) HasClient(name string) bool {
 	if srv == nil {
 		return false
 	}
+
 	cz, err := srv.Connz(&server.ConnzOptions{})
 	if err != nil {
 		return false
 	}
+
 	for _, c := range cz.Conns {
 		if c.Name == name {
 			return true
 		}
 	}
+
 	return false
 }
 

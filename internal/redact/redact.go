@@ -68,19 +68,23 @@ func parts(secret string) []string {
 	if secret == "" {
 		return nil
 	}
+
 	out := []string{secret}
 	raw, err := base64.StdEncoding.DecodeString(secret)
 	if err != nil {
 		return out
 	}
+
 	user, pass, ok := strings.Cut(string(raw), ":")
 	if !ok || user == "" || pass == "" {
 		return out
 	}
+
 	out = append(out, string(raw))
 	if len(pass) >= minDerived {
 		out = append(out, pass)
 	}
+
 	return out
 }
 
@@ -144,10 +148,12 @@ func Value(v string) string {
 			rest = strings.TrimLeft(e, " \t")
 			prefix = e[:len(e)-len(rest)]
 		}
+
 		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 			elems[i] = prefix + Mark + rest[at:]
 		}
 	}
+
 	return String(strings.Join(elems, ","))
 }
 

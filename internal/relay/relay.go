@@ -68,16 +68,19 @@ func (r *Relay) Blackhole() int {
 
 func (r *Relay) accept() {
 	defer r.wg.Done()
+
 	for {
 		in, err := r.ln.Accept()
 		if err != nil {
 			return
 		}
+
 		out, err := net.Dial("tcp", r.target)
 		if err != nil {
 			_ = in.Close()
 			continue
 		}
+
 		p := &pair{in: in, out: out}
 		r.mu.Lock()
 		r.conns = append(r.conns, p)
@@ -100,6 +103,7 @@ func (r *Relay) pipe(p *pair, src, dst net.Conn) {
 				return
 			}
 		}
+
 		if err != nil {
 			if !p.silent() {
 				_ = dst.Close() // pass an orderly close on

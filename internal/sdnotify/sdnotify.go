@@ -64,10 +64,12 @@ func (n *Notifier) Notify(state string) error {
 	if n == nil {
 		return nil
 	}
+
 	conn, err := net.DialUnix("unixgram", nil, n.addr)
 	if err != nil {
 		return fmt.Errorf("dial notify socket: %w", err)
 	}
+
 	defer conn.Close()
 
 	if err := sendNow(conn, []byte(state)); err != nil {
@@ -77,6 +79,7 @@ func (n *Notifier) Notify(state string) error {
 		}
 		return fmt.Errorf("send notification: %w", err)
 	}
+
 	return nil
 }
 
@@ -88,14 +91,17 @@ func sendNow(conn *net.UnixConn, b []byte) error {
 	if err != nil {
 		return err
 	}
+
 	var serr error
 	err = rc.Write(func(fd uintptr) bool {
 		serr = syscall.Sendto(int(fd), b, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, nil)
 		return true // never wait for writability
 	})
+
 	if err != nil {
 		return err
 	}
+
 	return serr
 }
 
@@ -138,15 +144,18 @@ func watchdogInterval(getenv func(string) string, pid int) (time.Duration, bool)
 	if err != nil || usec == 0 {
 		return 0, false
 	}
+
 	if p := getenv("WATCHDOG_PID"); p != "" {
 		wpid, err := strconv.Atoi(p)
 		if err != nil || wpid != pid {
 			return 0, false
 		}
 	}
+
 	d := time.Duration(usec) * time.Microsecond / 2
 	if d <= 0 {
 		return 0, false
 	}
+
 	return d, true
 }

@@ -56,6 +56,7 @@ func Acquire(dir string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
+
 	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
@@ -75,6 +76,7 @@ func Acquire(dir string) (*Lock, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("write pid to lock file: %w", err)
 	}
+
 	return &Lock{f: f}, nil
 }
 
@@ -96,18 +98,22 @@ func Probe(dir string) (held bool, pid int, err error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return false, 0, nil
 	}
+
 	if err != nil {
 		return false, 0, fmt.Errorf("open lock file: %w", err)
 	}
+
 	defer f.Close()
 
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err != nil {
 		return false, 0, fmt.Errorf("test lock %s: %w", f.Name(), err)
 	}
+
 	if lk.Type == unix.F_UNLCK {
 		return false, 0, nil
 	}
+
 	return true, readPID(f), nil
 }
 

@@ -138,15 +138,19 @@ func Open(cfg Config) (*Sink, error) {
 	default:
 		return nil, fmt.Errorf("open file sink: unknown fsync policy %q (want always, interval or never)", cfg.Fsync)
 	}
+
 	if cfg.Path == "" {
 		return nil, errors.New("open file sink: empty path")
 	}
+
 	if cfg.FsyncInterval <= 0 {
 		cfg.FsyncInterval = DefaultFsyncInterval
 	}
+
 	if cfg.MaxBytes < 0 || cfg.MaxBackups < 0 {
 		return nil, errors.New("open file sink: negative MaxBytes or MaxBackups")
 	}
+
 	s := &Sink{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -154,19 +158,23 @@ func Open(cfg Config) (*Sink, error) {
 		truncate: (*os.File).Truncate,
 		fsync:    (*os.File).Sync,
 	}
+
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+
 	if err := s.open(); err != nil {
 		if configClass(err) {
 			return nil, sink.ConfigFailure(err)
 		}
 		return nil, err
 	}
+
 	if cfg.Fsync == FsyncInterval {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
 		go s.syncLoop()
 	}
+
 	return s, nil
 }
 
@@ -185,14 +193,17 @@ func (s *Sink) open() error {
 	if err != nil {
 		return fmt.Errorf("open file sink: %w", err)
 	}
+
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	}
+
 	s.f, s.fd, s.id, s.size = f, int(f.Fd()), fi, fi.Size()
 	s.pathChecked = time.Now()
 	s.torn = s.size > 0 && !endsWithNewline(s.cfg.Path, s.size)
+
 	return nil
 }
 
@@ -217,15 +228,19 @@ func endsWithNewline(path string, size int64) bool {
 func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	if s.closed {
 		return sink.ErrClosed
 	}
+
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+
 	if len(batch) == 0 {
 		return nil
 	}
+
 	if err := s.ensureOpen(); err != nil {
 		return err
 	}
@@ -234,12 +249,15 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	for _, e := range batch {
 		buf = sink.AppendLine(buf, s.cfg.Format, e)
 	}
+
 	err := s.writeLocked(buf)
+
 	if cap(buf) <= maxKeep {
 		s.buf = buf[:0]
 	} else {
 		s.buf = nil
 	}
+
 	return err
 }
 
@@ -250,6 +268,7 @@ func (s *Sink) writeLocked(buf []byte) error {
 			return err
 		}
 	}
+
 	if s.torn {
 		// One extra write(2) in this rare case keeps the common path simple.
 		if _, err := s.write(s.f, []byte{'\n'}); err != nil {
@@ -259,12 +278,14 @@ func (s *Sink) writeLocked(buf []byte) error {
 		s.size++
 		s.torn = false
 	}
+
 	n, err := s.write(s.f, buf)
 	if err != nil {
 		s.undoPartial(n, buf)
 		s.closeFile()
 		return fmt.Errorf("write %s: %w", s.cfg.Path, err)
 	}
+
 	s.size += int64(n)
 	s.torn = false
 	if s.cfg.Fsync == FsyncAlways {
@@ -274,7 +295,9 @@ func (s *Sink) writeLocked(buf []byte) error {
 		}
 		return nil
 	}
+
 	s.dirty = true
+
 	return nil
 }
 
@@ -307,17 +330,22 @@ func (s *Sink) Reopen() error {
 // interrupted.
 func (s *Sink) Close(ctx context.Context) error {
 	s.mu.Lock()
+
 	if s.closed {
 		s.mu.Unlock()
 		return nil
 	}
+
 	s.closed = true
 	s.mu.Unlock()
+
 	if s.stop != nil {
 		close(s.stop)
 		<-s.done
 	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	return s.syncClose()
 }

@@ -53,14 +53,18 @@ func (s *Sink) ensureOpen() error {
 	if err != nil {
 		reason = err.Error()
 	}
+
 	s.log.Warn("file sink path no longer names the open file; recreating it",
 		"path", s.cfg.Path, "reason", reason)
+
 	if err := s.syncClose(); err != nil {
 		s.log.Warn("close the file that was removed or renamed", "path", s.cfg.Path, "error", err)
 	}
+
 	if err := s.open(); err != nil {
 		return fmt.Errorf("recreate %s: %w", s.cfg.Path, err)
 	}
+
 	return nil
 }
 
@@ -95,6 +99,7 @@ func (s *Sink) undoPartial(n int, buf []byte) {
 		s.log.Warn("file was truncated by another process (logrotate copytruncate?)",
 			"path", s.cfg.Path, "size", fi.Size(), "expected_size", s.size+int64(n))
 	}
+
 	if err == nil && fi.Size() >= int64(n) {
 		end := fi.Size() - int64(n)
 		if err = s.truncate(s.f, end); err == nil {
@@ -108,6 +113,7 @@ func (s *Sink) undoPartial(n int, buf []byte) {
 	} else {
 		s.size += int64(n)
 	}
+
 	s.torn = buf[n-1] != '\n'
 	s.log.Warn("partial write could not be undone; next batch starts on a new line", "path", s.cfg.Path)
 }

@@ -17,6 +17,7 @@ func (s *Sink) rotate() error {
 	if err := s.syncClose(); err != nil {
 		return fmt.Errorf("rotate %s: %w", s.cfg.Path, err)
 	}
+
 	path, keep := s.cfg.Path, s.cfg.MaxBackups
 	if keep == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -24,17 +25,21 @@ func (s *Sink) rotate() error {
 		}
 	} else {
 		s.removeExtraBackups()
+
 		for i := keep - 1; i >= 1; i-- {
 			err := os.Rename(backup(path, i), backup(path, i+1))
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("rotate %s: %w", path, err)
 			}
 		}
+
 		if err := os.Rename(path, backup(path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("rotate %s: %w", path, err)
 		}
 	}
+
 	s.log.Info("rotated file", "path", path, "backups", keep)
+
 	return s.open()
 }
 
@@ -51,10 +56,12 @@ func (s *Sink) removeExtraBackups() {
 		if !ok {
 			continue
 		}
+
 		n, err := strconv.Atoi(suffix)
 		if err != nil || n < s.cfg.MaxBackups || n < 1 || strconv.Itoa(n) != suffix {
 			continue
 		}
+
 		m := filepath.Join(dir, e.Name())
 		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("remove old backup", "path", m, "error", err)

@@ -24,15 +24,18 @@ func (s *Sink) dial() (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open nats sink: %w", err)
 	}
+
 	if c.nc, err = natsgo.Connect(s.cfg.URL, opts...); err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)
 	}
+
 	if s.cfg.JetStream {
 		if c.js, err = s.newJetStream(c.nc); err != nil {
 			c.nc.Close()
 			return nil, err
 		}
 	}
+
 	return c, nil
 }
 
@@ -43,19 +46,24 @@ func (s *Sink) dial() (*conn, error) {
 func (s *Sink) current() (*conn, error) {
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
+
 	if s.isClosed.Load() {
 		return nil, sink.ErrClosed
 	}
+
 	if !s.conn.nc.IsClosed() {
 		return s.conn, nil
 	}
+
 	s.log.Warn("nats connection was closed; creating a new one", "error", s.conn.nc.LastError())
 	c, err := s.dial()
 	if err != nil {
 		return nil, err
 	}
+
 	s.conn = c
 	s.streamReady.Store(false)
+
 	return c, nil
 }
 

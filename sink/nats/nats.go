@@ -124,10 +124,12 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("open nats sink: URL is empty")
 	}
+
 	tmpl, err := compileTemplate(cfg.Subject)
 	if err != nil {
 		return nil, sink.ConfigFailure(fmt.Errorf("open nats sink: %w", err))
 	}
+
 	cfg = withDefaults(cfg)
 	s := &Sink{
 		cfg:       cfg,
@@ -136,23 +138,29 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		lost:      make(chan struct{}),
 		streamSem: make(chan struct{}, 1),
 	}
+
 	s.streamSem <- struct{}{}
+
 	if cfg.JetStream {
 		s.slots = make(chan struct{}, cfg.MaxInflight)
 	}
+
 	if _, err := s.options(nil); err != nil {
 		return nil, sink.ConfigFailure(fmt.Errorf("open nats sink: %w", err))
 	}
+
 	if s.conn, err = s.dial(); err != nil {
 		// The client retries an unreachable server in the background, so
 		// what fails here is the configuration: an unreadable credentials,
 		// nkey or TLS file, a malformed URL.
 		return nil, sink.ConfigFailure(err)
 	}
+
 	if err := s.openStream(ctx); err != nil {
 		s.conn.nc.Close()
 		return nil, sink.ConfigFailure(err) // only unusable streams fail openStream
 	}
+
 	return s, nil
 }
 
@@ -160,24 +168,31 @@ func withDefaults(cfg Config) Config {
 	if cfg.DuplicateWindow <= 0 {
 		cfg.DuplicateWindow = DefaultDuplicateWindow
 	}
+
 	if cfg.MaxInflight <= 0 {
 		cfg.MaxInflight = DefaultMaxInflight
 	}
+
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+
 	if cfg.ReconnectWait <= 0 {
 		cfg.ReconnectWait = DefaultReconnectWait
 	}
+
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = DefaultAckTimeout
 	}
+
 	if cfg.MaxControlLine <= 0 {
 		cfg.MaxControlLine = DefaultMaxControlLine
 	}
+
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+
 	return cfg
 }
 
@@ -190,16 +205,19 @@ func Connect(cfg Config) (*natsgo.Conn, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("connect nats: URL is empty")
 	}
+
 	cfg = withDefaults(cfg)
 	s := &Sink{cfg: cfg, log: cfg.Logger, lost: make(chan struct{})}
 	opts, err := s.options(nil)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)
 	}
+
 	nc, err := natsgo.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)
 	}
+
 	return nc, nil
 }
 
@@ -230,12 +248,15 @@ func (s *Sink) options(conn *conn) ([]natsgo.Option, error) {
 			s.log.Warn("nats async error", "error", err)
 		}),
 	}
+
 	if conn != nil {
 		opts = append(opts, natsgo.ClosedHandler(func(*natsgo.Conn) { close(conn.closed) }))
 	}
+
 	if c.CredsFile != "" {
 		opts = append(opts, natsgo.UserCredentials(c.CredsFile))
 	}
+
 	if c.NKeySeedFile != "" {
 		o, err := natsgo.NkeyOptionFromSeed(c.NKeySeedFile)
 		if err != nil {
@@ -243,21 +264,27 @@ func (s *Sink) options(conn *conn) ([]natsgo.Option, error) {
 		}
 		opts = append(opts, o)
 	}
+
 	if c.User != "" || c.Password != "" {
 		opts = append(opts, natsgo.UserInfo(c.User, c.Password))
 	}
+
 	if c.Token != "" {
 		opts = append(opts, natsgo.Token(c.Token))
 	}
+
 	if c.TLSCAFile != "" {
 		opts = append(opts, natsgo.RootCAs(c.TLSCAFile))
 	}
+
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return nil, errors.New("TLS client certificate and key must be set together")
 	}
+
 	if c.TLSCertFile != "" {
 		opts = append(opts, natsgo.ClientCert(c.TLSCertFile, c.TLSKeyFile))
 	}
+
 	return opts, nil
 }
 
@@ -268,14 +295,18 @@ func (s *Sink) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+
 	if !c.nc.IsConnected() {
 		return notConnected(c, "ping nats")
 	}
+
 	if err := c.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("ping nats: %w", err)
 	}
+
 	if c.js != nil {
 		actx, cancel := s.answerCtx(ctx)
 		defer cancel()
@@ -283,6 +314,7 @@ func (s *Sink) Ping(ctx context.Context) error {
 			return fmt.Errorf("get jetstream account info: %w", err)
 		}
 	}
+
 	return nil
 }
 
@@ -294,9 +326,11 @@ func (s *Sink) Close(ctx context.Context) error {
 		s.isClosed.Store(true)
 		c := s.conn
 		s.connMu.Unlock()
+
 		if err := c.nc.Drain(); err != nil {
 			c.nc.Close()
 		}
+
 		select {
 		case <-c.closed:
 		case <-ctx.Done():
@@ -304,6 +338,7 @@ func (s *Sink) Close(ctx context.Context) error {
 			<-c.closed
 		}
 	})
+
 	return nil
 }
 

@@ -47,21 +47,27 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	if err != nil {
 		return err
 	}
+
 	if len(batch) == 0 {
 		return nil
 	}
+
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("publish to nats: %w", err)
 	}
+
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	lost := s.lostCh() // before the check: a disconnect after it closes lost
+
 	if !c.nc.IsConnected() {
 		return notConnected(c, "publish to nats")
 	}
+
 	if c.js != nil {
 		return s.writeJetStream(ctx, c, lost, batch)
 	}
+
 	return s.writeCore(ctx, c, batch)
 }
 
@@ -76,18 +82,22 @@ func message(e *sink.Event, subj []byte, jetStream bool, instance string) *natsg
 	h[HeaderPublishTime] = vals[2:3:3]
 	h[HeaderEventType] = vals[3:4:4]
 	h[HeaderRedeliveryCount] = vals[4:5:5]
+
 	if e.Key != "" {
 		vals = append(vals, e.Key)
 		h[HeaderKey] = vals[len(vals)-1:]
 	}
+
 	if instance != "" {
 		vals = append(vals, instance)
 		h[HeaderInstance] = vals[len(vals)-1:]
 	}
+
 	if jetStream {
 		vals = append(vals, MsgID(e))
 		h[HeaderMsgID] = vals[len(vals)-1:]
 	}
+
 	return &natsgo.Msg{Subject: string(subj), Header: h, Data: e.Payload}
 }
 
@@ -103,21 +113,26 @@ func (s *Sink) writeCore(ctx context.Context, c *conn, batch []*sink.Event) erro
 		if s.subjectTooLong(&rej, i, subj) {
 			continue
 		}
+
 		err := c.nc.PublishMsg(message(e, subj, false, s.cfg.Instance))
 		if errors.Is(err, natsgo.ErrMaxPayload) {
 			rej.tooLarge(i, e, c.nc.MaxPayload())
 			continue
 		}
+
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", MsgID(e), err)
 		}
 	}
+
 	if err := c.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("flush nats: %w", err)
 	}
+
 	if c.nc.Stats().Reconnects != before {
 		return errors.New("flush nats: connection was re-established during the write")
 	}
+
 	return rej.err()
 }
 
@@ -127,6 +142,7 @@ func (s *Sink) writeJetStream(ctx context.Context, c *conn, lost <-chan struct{}
 	if err := s.ensureStream(ctx, c.js); err != nil {
 		return err
 	}
+
 	w := window{s: s, ctx: ctx, lost: lost}
 	defer w.release()
 	var opts []jetstream.PublishOpt
@@ -140,9 +156,11 @@ func (s *Sink) writeJetStream(ctx context.Context, c *conn, lost <-chan struct{}
 		if s.subjectTooLong(&w.rej, i, subj) {
 			continue
 		}
+
 		if err := w.acquire(); err != nil {
 			return err
 		}
+
 		f, err := c.js.PublishMsgAsync(message(e, subj, true, s.cfg.Instance), opts...)
 		if err != nil {
 			<-s.slots
@@ -152,6 +170,7 @@ func (s *Sink) writeJetStream(ctx context.Context, c *conn, lost <-chan struct{}
 			}
 			return fmt.Errorf("publish %s: %w", MsgID(e), err)
 		}
+
 		w.pending = append(w.pending, published{f, i})
 	}
 
@@ -160,5 +179,6 @@ func (s *Sink) writeJetStream(ctx context.Context, c *conn, lost <-chan struct{}
 			return err
 		}
 	}
+
 	return w.rej.err()
 }

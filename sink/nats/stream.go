@@ -15,6 +15,7 @@ func (s *Sink) newJetStream(nc *natsgo.Conn) (jetstream.JetStream, error) {
 	if s.cfg.MaxInflight > maxPending {
 		maxPending = s.cfg.MaxInflight
 	}
+
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(maxPending),
 		// Frees the client's bookkeeping for acks nobody waits for any more
@@ -22,9 +23,11 @@ func (s *Sink) newJetStream(nc *natsgo.Conn) (jetstream.JetStream, error) {
 		jetstream.WithPublishAsyncTimeout(2*s.cfg.WriteTimeout),
 		jetstream.WithDefaultTimeout(s.cfg.AckTimeout),
 	)
+
 	if err != nil {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
+
 	return js, nil
 }
 
@@ -82,12 +85,15 @@ func (s *Sink) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 	if s.cfg.Stream == "" || s.streamReady.Load() {
 		return nil
 	}
+
 	select {
 	case <-s.streamSem:
 	case <-ctx.Done():
 		return fmt.Errorf("get stream %q: %w", s.cfg.Stream, ctx.Err())
 	}
+
 	defer func() { s.streamSem <- struct{}{} }()
+
 	if s.streamReady.Load() {
 		return nil
 	}
@@ -99,6 +105,7 @@ func (s *Sink) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		str, err = s.createStream(ctx, js, want)
 	}
+
 	if err != nil {
 		return fmt.Errorf("get stream %q: %w", s.cfg.Stream, err)
 	}
@@ -114,6 +121,7 @@ func (s *Sink) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 			return nil
 		}
 	}
+
 	return fmt.Errorf("check stream %q: subjects %q do not include %q: %w",
 		s.cfg.Stream, info.Config.Subjects, want, ErrStreamSubjects)
 }
@@ -129,13 +137,17 @@ func (s *Sink) createStream(ctx context.Context, js jetstream.JetStream, subject
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  s.cfg.DuplicateWindow,
 	}
+
 	str, err := js.CreateStream(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return js.Stream(ctx, s.cfg.Stream) // created concurrently
 	}
+
 	if err != nil {
 		return nil, fmt.Errorf("create stream: %w", err)
 	}
+
 	s.log.Info("nats stream created", "stream", s.cfg.Stream, "subject", subject, "duplicate_window", s.cfg.DuplicateWindow)
+
 	return str, nil
 }

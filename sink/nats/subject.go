@@ -48,21 +48,26 @@ func parseTemplate(s string) (template, error) {
 			t = append(t, segment{text: s})
 			break
 		}
+
 		if i > 0 {
 			t = append(t, segment{text: s[:i]})
 		}
+
 		j := strings.IndexByte(s[i:], '}')
 		if j < 0 {
 			return nil, fmt.Errorf("parse subject template: unterminated %q", s[i:])
 		}
+
 		name := s[i+1 : i+j]
 		kind, ok := placeholders[name]
 		if !ok {
 			return nil, fmt.Errorf("parse subject template: unknown placeholder {%s} (want {tenant}, {namespace}, {topic} or {type})", name)
 		}
+
 		t = append(t, segment{kind: kind})
 		s = s[i+j+1:]
 	}
+
 	return t, nil
 }
 
@@ -72,20 +77,24 @@ func compileTemplate(s string) (template, error) {
 	if s == "" {
 		s = DefaultSubject
 	}
+
 	t, err := parseTemplate(s)
 	if err != nil {
 		return nil, err
 	}
+
 	for _, seg := range t {
 		if seg.kind == literal && strings.IndexFunc(seg.text, badLiteralRune) >= 0 {
 			return nil, fmt.Errorf("check subject template %q: wildcard, whitespace or control character", s)
 		}
 	}
+
 	for _, tok := range strings.Split(t.pattern(), ".") {
 		if tok == "" {
 			return nil, fmt.Errorf("check subject template %q: empty token", s)
 		}
 	}
+
 	return t, nil
 }
 
@@ -116,6 +125,7 @@ func (t template) render(buf []byte, e *sink.Event) []byte {
 			buf = appendToken(buf, e.EventType)
 		}
 	}
+
 	return buf
 }
 
@@ -130,12 +140,14 @@ func (t template) pattern() string {
 			b.WriteByte(0) // never in a literal: compileTemplate rejects control characters
 		}
 	}
+
 	toks := strings.Split(b.String(), ".")
 	for i, tok := range toks {
 		if strings.IndexByte(tok, 0) >= 0 {
 			toks[i] = "*"
 		}
 	}
+
 	return strings.Join(toks, ".")
 }
 
@@ -189,18 +201,22 @@ func covers(filter, pattern string) bool {
 		if ft == ">" {
 			return len(p) > i
 		}
+
 		if i >= len(p) {
 			return false
 		}
+
 		if ft == "*" {
 			if p[i] == ">" {
 				return false
 			}
 			continue
 		}
+
 		if ft != p[i] {
 			return false
 		}
 	}
+
 	return len(f) == len(p)
 }

@@ -35,12 +35,14 @@ func (w *window) acquire() error {
 			return nil
 		default:
 		}
+
 		if len(w.pending) > 0 {
 			if err := w.waitOldest(); err != nil {
 				return err
 			}
 			continue
 		}
+
 		select {
 		case w.s.slots <- struct{}{}:
 			return nil
@@ -77,8 +79,10 @@ func (w *window) waitOldest() error {
 	case <-w.ctx.Done():
 		return fmt.Errorf("wait for jetstream ack: %w", w.ctx.Err())
 	}
+
 	w.pending = w.pending[1:]
 	<-w.s.slots
+
 	return err
 }
 

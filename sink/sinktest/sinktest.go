@@ -46,17 +46,21 @@ func (r *Recorder) Write(ctx context.Context, batch []*sink.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
+
 	for r.block != nil {
 		ch := r.block
 		r.mu.Unlock()
+
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			r.mu.Lock()
 			return ctx.Err()
 		}
+
 		r.mu.Lock()
 	}
+
 	switch {
 	case r.closed:
 		return sink.ErrClosed
@@ -65,6 +69,7 @@ func (r *Recorder) Write(ctx context.Context, batch []*sink.Event) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}
+
 	var rejected []sink.Rejected
 	for i, e := range batch {
 		if r.reject != nil {
@@ -73,18 +78,22 @@ func (r *Recorder) Write(ctx context.Context, batch []*sink.Event) error {
 				continue
 			}
 		}
+
 		c := *e
 		c.Properties = bytes.Clone(e.Properties)
 		c.Payload = bytes.Clone(e.Payload)
 		r.events = append(r.events, c)
 	}
+
 	if r.changed != nil {
 		close(r.changed)
 		r.changed = nil
 	}
+
 	if rejected != nil {
 		return &sink.RejectError{Rejected: rejected}
 	}
+
 	return nil
 }
 
@@ -175,15 +184,19 @@ func (r *Recorder) Calls() int {
 func (r *Recorder) WaitCount(ctx context.Context, n int) error {
 	for {
 		r.mu.Lock()
+
 		if len(r.events) >= n {
 			r.mu.Unlock()
 			return nil
 		}
+
 		if r.changed == nil {
 			r.changed = make(chan struct{})
 		}
+
 		ch := r.changed
 		r.mu.Unlock()
+
 		select {
 		case <-ch:
 		case <-ctx.Done():

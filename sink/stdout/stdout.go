@@ -50,23 +50,29 @@ func New(w io.Writer, f sink.Format) *Sink {
 func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	if s.closed {
 		return sink.ErrClosed
 	}
+
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+
 	buf := s.buf[:0]
 	if s.torn {
 		buf = append(buf, '\n')
 	}
+
 	for _, e := range batch {
 		buf = sink.AppendLine(buf, s.format, e)
 	}
+
 	n, err := s.w.Write(buf)
 	if err == nil && n < len(buf) {
 		err = io.ErrShortWrite
 	}
+
 	if err != nil {
 		if n > 0 {
 			s.torn = n < len(buf) && buf[n-1] != '\n'
@@ -75,11 +81,13 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	} else {
 		s.torn = false
 	}
+
 	if cap(buf) <= maxKeep {
 		s.buf = buf
 	} else {
 		s.buf = nil
 	}
+
 	return err
 }
 
