@@ -40,9 +40,10 @@ func (v secretVar) load(getenv func(string) string) (secret, error) {
 		return v.checked(secret{value: v.value, source: v.name})
 	}
 
+	credDir := getenv("CREDENTIALS_DIRECTORY")
 	path, source := v.file, v.name+"_FILE"
 	if path == "" {
-		dir := getenv("CREDENTIALS_DIRECTORY")
+		dir := credDir
 		if dir == "" {
 			return secret{}, nil
 		}
@@ -56,7 +57,11 @@ func (v secretVar) load(getenv func(string) string) (secret, error) {
 		return secret{}, badVar(source, path, "cannot read: "+err.Error())
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	return v.checked(secret{value: s, source: source, warning: groupReadable(source, path)})
+	warning := ""
+	if !inDir(credDir, path) {
+		warning = groupReadable(source, path)
+	}
+	return v.checked(secret{value: s, source: source, warning: warning})
 }
 
 // checked fails when s holds a control byte.
@@ -68,6 +73,20 @@ func (v secretVar) checked(s secret) (secret, error) {
 		}
 	}
 	return s, nil
+}
+
+// inDir reports whether path names a file inside dir (lexically; "" is no
+// directory). Files in $CREDENTIALS_DIRECTORY are not checked for group
+// access: systemd creates them 0440 (LoadCredential=, SetCredential= ...)
+// in a read-only directory that "is only accessible to the user associated
+// with the unit ... (as well as the superuser)" (systemd.exec(5),
+// Credentials), so a warning there would be false and could not be fixed.
+func inDir(dir, path string) bool {
+	if dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // groupReadable warns when path can be read by its group or by others.

@@ -177,6 +177,35 @@ func TestSecretsFromFiles(t *testing.T) {
 	}
 }
 
+// TestSecretsInCredentialsDirectory: systemd's credential files are 0440
+// and cannot be changed by the operator, so neither a credential found by
+// name nor a _FILE pointing into $CREDENTIALS_DIRECTORY is warned about; a
+// 0440 file outside it still is, even under a name that only starts like
+// the directory.
+func TestSecretsInCredentialsDirectory(t *testing.T) {
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.Mkdir(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, creds, "api_key", testKey+"\n", 0o440)
+	token := writeFile(t, creds, "token", "credToken\n", 0o440)
+	c, err := loadConfigFrom(t, validEnv(t).with("STREAMD_API_KEY", "", "STREAMD_NATS_TOKEN_FILE", token,
+		"CREDENTIALS_DIRECTORY", creds))
+	if err != nil || c.apiKey != testKey || c.natsToken != "credToken" || len(c.warnings) != 0 {
+		t.Fatalf("0440 credentials: %v, token %q, warnings %q", err, c.natsToken, c.warnings)
+	}
+
+	sibling := creds + "-copy"
+	if err := os.Mkdir(sibling, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	outside := writeFile(t, sibling, "token", "fileToken\n", 0o440)
+	c, err = loadConfigFrom(t, validEnv(t).with("STREAMD_NATS_TOKEN_FILE", outside, "CREDENTIALS_DIRECTORY", creds))
+	if err != nil || len(c.warnings) != 1 || !strings.Contains(c.warnings[0], "STREAMD_NATS_TOKEN_FILE "+outside+" can be read by group") {
+		t.Fatalf("0440 file outside the credentials directory: %v, warnings %q", err, c.warnings)
+	}
+}
+
 // loadConfigFrom loads the configuration of e in-process: the process
 // environment is e for the test (t.Setenv, so the test cannot be parallel).
 func loadConfigFrom(t *testing.T, e env) (*Config, error) {
