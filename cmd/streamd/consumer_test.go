@@ -43,7 +43,7 @@ func TestConsumerSIGTERMLeavesNothingUnacked(t *testing.T) {
 	// nothing may stay unacked.
 	second := start(t, e, "run")
 	testutil.WaitFor(t, 30*time.Second, "publisher done", pub.finished)
-	testutil.WaitFor(t, 30*time.Second, "every event in the file", func() bool { return countLines(out) >= total || second.exited() })
+	testutil.WaitFor(t, 30*time.Second, "every event in the file", func() bool { return holdsAll(out, pub.published()) || second.exited() })
 	second.signal(syscall.SIGTERM)
 	if code := second.wait(20 * time.Second); code != exitOK {
 		t.Fatalf("second run: exit %d after SIGTERM, want 0", code)
