@@ -99,11 +99,13 @@ func pace(t *testing.T, emu *pulsartest.Server, seed int64, n int, rate float64)
 	return p
 }
 
-// burst publishes n more events at once.
-func (p *pacer) burst(n int) {
+// burst publishes n more events at once and returns them.
+func (p *pacer) burst(n int) []published {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.pub = append(p.pub, publishEvents(p.emu, p.g, n)...)
+	b := publishEvents(p.emu, p.g, n)
+	p.pub = append(p.pub, b...)
+	return b
 }
 
 // count returns how many events were published so far.
