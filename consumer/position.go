@@ -27,7 +27,9 @@ import (
 // <topic>" not ready with the error, which names the file, logs at most one
 // line per checkpointLogEvery, and a final save that fails makes Run fail.
 // The checkpoint-age metric starts at start, so it grows from there while
-// saves fail.
+// saves fail or hang. A save that succeeds only after more than
+// CheckpointInterval (a NATS bucket electing a leader) is logged as slow:
+// the replay bound a successor reports holds only while saves keep up.
 
 // checkpointLogEvery bounds the log lines of a failing checkpoint: one per
 // period, however many batches advance meanwhile.
@@ -36,8 +38,9 @@ const checkpointLogEvery = 30 * time.Second
 // checkpointHealth tracks failing saves. Only the checkpoint goroutine, and
 // after it the final save, use it.
 type checkpointHealth struct {
-	failures int       // consecutive failed saves
-	logged   time.Time // last log line about them
+	failures   int       // consecutive failed saves
+	logged     time.Time // last log line about them
+	slowLogged time.Time // last log line about a slow save
 }
 
 // ErrCheckpoint wraps a checkpoint that exists but cannot be trusted.
@@ -125,7 +128,7 @@ func (t *Topic) checkpointLoop(ctx context.Context, stop <-chan struct{}, done c
 			t.saveCheckpoint(ctx)
 		case <-tick.C:
 			t.saveCheckpoint(ctx)
-			t.checkpointSaved(t.tracker.Flush(ctx))
+			t.timedSave(func() error { return t.tracker.Flush(ctx) })
 		}
 	}
 }
@@ -138,7 +141,31 @@ func (t *Topic) saveCheckpoint(ctx context.Context) {
 	if p == nil || n == 0 {
 		return
 	}
-	t.checkpointSaved(t.tracker.Advance(ctx, *p, int(n)))
+	t.timedSave(func() error { return t.tracker.Advance(ctx, *p, int(n)) })
+}
+
+// timedSave runs one save attempt and reports it, with a warning when it
+// succeeded only after more than CheckpointInterval: meanwhile the stored
+// checkpoint fell behind delivery, so a crash would have replayed more
+// than the checkpoint window that a successor reports (max_replay_events).
+// Delivery goes on during a slow save; the checkpoint-age metric shows the
+// lag while it lasts.
+func (t *Topic) timedSave(save func() error) {
+	start := time.Now()
+	err := save()
+	took := time.Since(start)
+	t.checkpointSaved(err)
+	if err != nil || took < t.opts.CheckpointInterval {
+		return
+	}
+
+	h := &t.ckpt
+	if now := time.Now(); now.Sub(h.slowLogged) >= checkpointLogEvery {
+		t.log.Warn("checkpoint save was slow: until it finished, a crash would have replayed more "+
+			"than the checkpoint window", "took", took.Round(time.Millisecond).String(),
+			"events_delivered_meanwhile", t.pending.Load(), "next_log_in", checkpointLogEvery)
+		h.slowLogged = now
+	}
 }
 
 func (t *Topic) checkpointPart() string { return "checkpoint " + t.name }

@@ -1,11 +1,15 @@
 package consumer_test
 
 import (
+	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamd/streamd/consumer"
 	"github.com/streamd/streamd/consumer/pulsartest"
+	"github.com/streamd/streamd/internal/checkpoint"
 	"github.com/streamd/streamd/internal/testutil"
 	"github.com/streamd/streamd/sink/sinktest"
 )
@@ -35,4 +39,87 @@ func TestIdleReaderCheckpointFlushedWithinInterval(t *testing.T) {
 		id, ok, err := openStore(t, dir).Load(t.Context(), tenant+"/event-v1/all")
 		return err == nil && ok && id == last
 	})
+}
+
+// hangingStore is a checkpoint backend whose saves hang until release is
+// closed, as they do while a NATS bucket elects a leader. began receives
+// the start of the first save.
+type hangingStore struct {
+	checkpoint.Backend
+	began   chan time.Time
+	release chan struct{}
+}
+
+func (s hangingStore) Save(ctx context.Context, key, id string) error {
+	select {
+	case s.began <- time.Now():
+	default:
+	}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Backend.Save(ctx, key, id)
+}
+
+// TestReaderSlowCheckpointSaveLogged: delivery goes on while a checkpoint
+// save hangs, and a save that succeeds only after more than
+// CheckpointInterval is logged as slow with the events delivered meanwhile:
+// until it finished, a crash would have replayed more than the reported
+// checkpoint window.
+func TestReaderSlowCheckpointSaveLogged(t *testing.T) {
+	srv := pulsartest.Start(t, pulsartest.Config{Keys: []string{apiKey}})
+	g := pulsartest.NewGenerator(tenant, 3)
+	ids := publish(srv, g, allTopic, 5)
+	rec := &sinktest.Recorder{}
+	var logs testutil.SyncBuffer
+	opts, _ := newOptions(t, rec)
+	opts.Logger = newLogger(t, &logs)
+	st := hangingStore{Backend: openStore(t, t.TempDir()), began: make(chan time.Time, 1), release: make(chan struct{})}
+	opts.Checkpoints = st
+	opts.CheckpointEvery = 5
+	opts.CheckpointInterval = 100 * time.Millisecond
+	run(t, newConfig(srv, consumer.ModeReader, "all"), opts)
+
+	var began time.Time
+	select {
+	case began = <-st.began:
+	case <-time.After(wait):
+		t.Fatal("no checkpoint save started")
+	}
+	ids = append(ids, publish(srv, g, allTopic, 20)...)
+	if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
+		t.Fatalf("delivered %d of %d while the save hung: %v", rec.Count(), len(ids), err)
+	}
+	testutil.WaitFor(t, wait, "the save hanging for longer than the interval", func() bool {
+		return time.Since(began) > opts.CheckpointInterval
+	})
+	if strings.Contains(logs.String(), "checkpoint save was slow") {
+		t.Fatal("a save still hanging was logged as slow")
+	}
+	close(st.release)
+	testutil.WaitFor(t, wait, "the slow save logged", func() bool {
+		return strings.Contains(logs.String(), "checkpoint save was slow")
+	})
+	if n := slowSaveBehind(t, logs.String()); n < 20 {
+		t.Errorf("the slow-save line counts %d events delivered meanwhile, want at least the 20 published during the save", n)
+	}
+}
+
+// slowSaveBehind returns events_delivered_meanwhile of the first slow-save
+// log line.
+func slowSaveBehind(t *testing.T, logs string) int {
+	t.Helper()
+	for _, l := range strings.Split(logs, "\n") {
+		var v struct {
+			Msg    string `json:"msg"`
+			Behind int    `json:"events_delivered_meanwhile"`
+		}
+		if json.Unmarshal([]byte(l), &v) == nil && strings.HasPrefix(v.Msg, "checkpoint save was slow") {
+			return v.Behind
+		}
+	}
+	t.Fatal("no slow-save line")
+	return 0
 }

@@ -45,8 +45,11 @@ type KVConfig struct {
 	Instance string
 	// MaxReplay and MaxReplayWindow describe the checkpoint window: how many
 	// events, or how long, a process may have delivered past the id it last
-	// saved. A Load that finds a checkpoint reports them, since a crashed
-	// process's successor delivers those events again. Optional.
+	// saved while its saves succeed promptly. A Load that finds a checkpoint
+	// reports them (and the checkpoint's age), since a crashed process's
+	// successor delivers those events again; a writer whose saves failed or
+	// hung (a bucket without a leader) delivered everything since the saved
+	// time past it. Optional.
 	MaxReplay       int
 	MaxReplayWindow time.Duration
 	// Timeout bounds each Load and Save, retries included, within the
@@ -164,8 +167,11 @@ func (s *KV) Load(ctx context.Context, key string) (id string, ok bool, err erro
 	}
 
 	s.log.Info("resuming from the checkpoint in the bucket; events after it that the last writer "+
-		"delivered before it stopped are delivered again", "bucket", s.cfg.Bucket, "key", key,
+		"delivered before it stopped are delivered again: up to max_replay_events while its saves kept up, "+
+		"everything it delivered after saved_at if they were failing or slow (its log and "+
+		"streamd_checkpoint_age_seconds tell)", "bucket", s.cfg.Bucket, "key", key,
 		"message_id", v.MessageID, "saved_at", v.SavedAt, "saved_by", v.SavedBy,
+		"checkpoint_age", s.now().Sub(v.SavedAt).Round(time.Millisecond).String(),
 		"max_replay_events", s.cfg.MaxReplay, "max_replay_window", s.cfg.MaxReplayWindow.String())
 
 	return v.MessageID, true, nil

@@ -42,8 +42,9 @@ type Tracker struct {
 // or at least interval, have passed since the last save (the interval counts
 // from creation until the first save). every <= 0 or interval <= 0 disables
 // that trigger; with both disabled every Advance saves. onSave, if not nil,
-// is called with the saved time after each successful save (e.g. for the
-// checkpoint-age metric).
+// is called after each successful save with the time that save began, which
+// is when the stored position was current (e.g. for the checkpoint-age
+// metric).
 func NewTracker(b Backend, key string, every int, interval time.Duration, onSave func(time.Time)) *Tracker {
 	return &Tracker{
 		store:    b,
@@ -90,11 +91,16 @@ func (t *Tracker) Flush(ctx context.Context) error {
 	return t.saveLocked(ctx)
 }
 
+// saveLocked writes the position. The save counts from when it began: the
+// stored position is as old as that however long the write took (a bucket
+// electing a leader), so the age reported and the next interval trigger
+// include the time it hung.
 func (t *Tracker) saveLocked(ctx context.Context) error {
+	began := t.now()
 	if err := t.store.Save(ctx, t.key, t.pos); err != nil {
 		return err
 	}
-	t.saved, t.pending, t.lastSave = t.pos, 0, t.now()
+	t.saved, t.pending, t.lastSave = t.pos, 0, began
 	if t.onSave != nil {
 		t.onSave(t.lastSave)
 	}

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -147,5 +148,35 @@ func TestTrackerRetriesFailedSave(t *testing.T) {
 	}
 	if len(*saves) != 1 || saved(t, tr) != "a" {
 		t.Fatalf("saves %v, saved %q; want one save of a", *saves, saved(t, tr))
+	}
+}
+
+// slowBackend is a Backend whose Save takes d on the fake clock.
+type slowBackend struct {
+	Backend
+	c *clock
+	d time.Duration
+}
+
+func (b slowBackend) Save(ctx context.Context, key, id string) error {
+	b.c.advance(b.d)
+	return b.Backend.Save(ctx, key, id)
+}
+
+// A save that hangs (a bucket electing a leader) stores the position as of
+// its start: the age passed on counts from then, and the interval trigger
+// fires again at once instead of one interval after the late success.
+func TestTrackerSlowSaveCountsFromItsStart(t *testing.T) {
+	tr, c, saves := newTracker(t, 0, time.Second)
+	tr.store = slowBackend{Backend: tr.store, c: c, d: 2 * time.Second}
+	c.advance(time.Second)
+	began := c.now()
+	advance(t, tr, "a", 1)
+	if len(*saves) != 1 || !(*saves)[0].Equal(began) {
+		t.Fatalf("saves %v, want one at %v (when the save began)", *saves, began)
+	}
+	advance(t, tr, "b", 1)
+	if len(*saves) != 2 || saved(t, tr) != "b" {
+		t.Fatalf("saves %v, saved %q: the save after a 2s save must not wait another interval", *saves, saved(t, tr))
 	}
 }

@@ -95,7 +95,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		published:  make(map[string]time.Time),
 		now:        time.Now,
 		ageDesc: prometheus.NewDesc("streamd_checkpoint_age_seconds",
-			"Seconds since the reader checkpoint of the topic was last written.", []string{"topic"}, nil),
+			"Age of the position stored as the topic's reader checkpoint: seconds since the last successful save began (it grows while saves fail or hang).", []string{"topic"}, nil),
 		lagDesc: prometheus.NewDesc("streamd_lag_seconds",
 			"Now minus the publish time of the last event every sink accepted.", []string{"topic"}, nil),
 	}

@@ -88,7 +88,7 @@ func TestLagAndCheckpointAge(t *testing.T) {
 	m.Topic(topic).Acked(1, time.Time{}) // zero keeps the previous publish time
 	m.Checkpointed(topic, now.Add(-1500*time.Millisecond))
 	want := `
-# HELP streamd_checkpoint_age_seconds Seconds since the reader checkpoint of the topic was last written.
+# HELP streamd_checkpoint_age_seconds Age of the position stored as the topic's reader checkpoint: seconds since the last successful save began (it grows while saves fail or hang).
 # TYPE streamd_checkpoint_age_seconds gauge
 streamd_checkpoint_age_seconds{topic="event-v1/all"} 1.5
 # HELP streamd_lag_seconds Now minus the publish time of the last event every sink accepted.
