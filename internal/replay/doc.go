@@ -34,7 +34,10 @@
 //     allows, so once the Until time has passed, no frame for Config.Idle
 //     (while connected and no batch is being written) means nothing is left
 //     to read: the replay is caught up. With UntilID that silence means the
-//     id was never reached, and Run fails with ErrUntilNotReached.
+//     id was never reached, and Run fails with ErrUntilNotReached. If
+//     the first event read is already after UntilID, the range ended
+//     before what the service retains, and Run fails with
+//     ErrUntilBeforeRetention having delivered nothing.
 //
 // publishTime is the broker's clock and the default Until is this host's;
 // a skewed clock moves the "caught up" boundary by the skew. Events whose

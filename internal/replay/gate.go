@@ -101,6 +101,7 @@ func (g *gate) sort(batch []*sink.Event, keep *[]*sink.Event) tally {
 	var t tally
 	g.mu.Lock()
 	seen := !g.res.Oldest.IsZero()
+	first := g.res.Delivered+g.res.Skipped+g.res.Filtered == 0 && g.res.Stop == ""
 	g.mu.Unlock()
 
 	for _, ev := range batch {
@@ -113,9 +114,15 @@ func (g *gate) sort(batch []*sink.Event, keep *[]*sink.Event) tally {
 			}
 		}
 		if stop := g.beyond(ev); stop != "" {
+			if stop == StopUntilID && first {
+				// The range ended before the first retained event.
+				t.err = untilRetentionError(g.b.untilRaw, ev)
+				return t
+			}
 			t.stop = stop
 			return t
 		}
+		first = false
 		if !pub.IsZero() {
 			t.position = pub
 		}

@@ -22,6 +22,9 @@ var (
 	ErrRetention = errors.New("replay: start is older than the retained events")
 	// ErrUntilNotReached: the stream went quiet before Range.UntilID.
 	ErrUntilNotReached = errors.New("replay: the --until message id was not reached")
+	// ErrUntilBeforeRetention: the first retained event is already after
+	// Range.UntilID, so the range ends before what the service retains.
+	ErrUntilBeforeRetention = errors.New("replay: the -until message id is older than the retained events")
 )
 
 // Config describes one topic's replay.
@@ -208,6 +211,13 @@ func retentionError(label string, since time.Time, ev *sink.Event) error {
 		"8x8 no longer keeps what was published before it (or nothing was published in between). "+
 		"Replay what is retained with -from earliest",
 		ErrRetention, ev.MessageID, ev.Published.UTC().Format(time.RFC3339Nano), label, since.UTC().Format(time.RFC3339Nano))
+}
+
+func untilRetentionError(until string, ev *sink.Event) error {
+	return fmt.Errorf("%w: the oldest retained event (message id %s, published at %s) comes after -until %s; "+
+		"8x8 no longer keeps that range, so nothing was replayed. "+
+		"Replay what is retained with -from earliest",
+		ErrUntilBeforeRetention, ev.MessageID, ev.Published.UTC().Format(time.RFC3339Nano), until)
 }
 
 // deadLetters logs and counts undecodable messages and passes them on.

@@ -171,6 +171,35 @@ func TestReplayStartOlderThanRetention(t *testing.T) {
 	}
 }
 
+// TestReplayUntilIDOlderThanRetention: an -until id before the first
+// retained event ends the range before anything is read; that is an error
+// naming both ids, not "reached -until message id" with nothing delivered.
+func TestReplayUntilIDOlderThanRetention(t *testing.T) {
+	t.Parallel()
+	emu, c := emulator(t, pulsartest.Config{RetainMessages: 10})
+	ids := publish(emu, c, 30) // retained: 20..29
+	rec := &sinktest.Recorder{}
+
+	res, err := runReplay(t, emu, rec, replay.Range{UntilID: ids[5]})
+	if !errors.Is(err, replay.ErrUntilBeforeRetention) {
+		t.Fatalf("replay: %v (stop %q, delivered %d), want ErrUntilBeforeRetention", err, res.Stop, res.Delivered)
+	}
+	for _, want := range []string{ids[20], ids[5], "-from earliest"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if rec.Count() != 0 {
+		t.Errorf("delivered %d events, want none", rec.Count())
+	}
+
+	// The first retained id itself is inside the range.
+	if _, err := runReplay(t, emu, rec, replay.Range{UntilID: ids[20]}); err != nil {
+		t.Fatalf("replay until the first retained id: %v", err)
+	}
+	equalIDs(t, rec.IDs(), ids[20:21])
+}
+
 // TestReplayRetriesAFailingSink: a sink error is retried from the last
 // accepted event; nothing is lost or repeated in the counts.
 func TestReplayRetriesAFailingSink(t *testing.T) {
