@@ -73,6 +73,7 @@ type daemon struct {
 	stopReq   stopRequest      // when the first stop signal came
 	grace     <-chan time.Time // abortGrace after the abort
 	stdoutEOF <-chan struct{}  // closed once stdout's reader went away
+	fileFlag  string           // the command whose -file flag set the file path ("replay"), or ""
 	readyOnce sync.Once
 	status    status
 	err       error // why Run fails; nil for a clean stop

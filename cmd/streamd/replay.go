@@ -137,6 +137,15 @@ func (f *replayFlags) check() error {
 	return checkTypes("replay", f.types)
 }
 
+// fileFlag is "replay" when -file gave the file sink's path, for messages
+// that name it.
+func (f *replayFlags) fileFlag() string {
+	if f.file == "" {
+		return ""
+	}
+	return "replay"
+}
+
 // override applies the flags that replace configuration.
 func (f *replayFlags) override(c *Config) {
 	if len(f.sinks) > 0 {
@@ -171,7 +180,7 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 
 	// The sinks open as the daemon opens them, without its metrics, health
 	// or state (a daemon value holding only what openSinks reads).
-	outs, err := (&daemon{cfg: c, log: log, abortCtx: abortCtx}).openSinks(m.Stdout)
+	outs, err := (&daemon{cfg: c, log: log, abortCtx: abortCtx, fileFlag: f.fileFlag()}).openSinks(m.Stdout)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,42 @@ func TestReplayRangeIntoFile(t *testing.T) {
 	}
 }
 
+// TestReplayUntilOlderThanRetention: an -until id before the first
+// retained event exits 1 saying so, not 0 with "reached -until message id"
+// and nothing delivered.
+func TestReplayUntilOlderThanRetention(t *testing.T) {
+	t.Parallel()
+	emu, clock := newReplayEmulator(t, 10)
+	ids := replayStream(emu, clock, 30) // 20..29 retained
+	out := filepath.Join(t.TempDir(), "replay.jsonl")
+
+	p := run(t, streamEnv(t, emu, out), "replay", "-from", "earliest", "-until", ids[3])
+	if p.code != exitFail {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", p.code, p.stderr.String())
+	}
+	for _, want := range []string{"older than the retained events", ids[20], ids[3]} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+		}
+	}
+}
+
+// TestReplayFileFlagBlamed: a -file in a missing directory exits 78 naming
+// the -file flag the user gave, not STREAMD_FILE_PATH.
+func TestReplayFileFlagBlamed(t *testing.T) {
+	t.Parallel()
+	emu, _ := newReplayEmulator(t, 0)
+	missing := filepath.Join(t.TempDir(), "missing", "x.jsonl")
+
+	p := run(t, streamEnv(t, emu, filepath.Join(t.TempDir(), "daemon.jsonl")), "replay", "-from", "earliest", "-sinks", "file", "-file", missing)
+	if p.code != exitConfig {
+		t.Fatalf("exit %d, want 78; stderr:\n%s", p.code, p.stderr.String())
+	}
+	if msg := p.stderr.String(); !strings.Contains(msg, "-file") || strings.Contains(msg, "STREAMD_FILE_PATH") {
+		t.Errorf("stderr does not blame the -file flag:\n%s", msg)
+	}
+}
+
 // TestReplayStartOlderThanRetention exits 1 with a message that says what
 // is missing and what to do, having delivered nothing.
 func TestReplayStartOlderThanRetention(t *testing.T) {

@@ -61,10 +61,13 @@ func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, 
 	case "file":
 		fs, err := file.Open(c.fileConfig(d.log))
 		if errors.Is(err, sink.ErrConfig) {
+			if d.fileFlag != "" {
+				return t, badFlag(d.fileFlag, "file", c.FilePath, "cannot open the file sink: "+err.Error())
+			}
 			return t, badVar("FILE_PATH", c.FilePath, "cannot open the file sink: "+err.Error())
 		}
 		if err != nil {
-			return t, fmt.Errorf("open file sink (STREAMD_FILE_PATH): %w", err)
+			return t, fmt.Errorf("open file sink (%s): %w", d.filePathSource(), err)
 		}
 		o.file = fs
 		t.Sink, t.Events = fs, c.FileEvents
@@ -132,4 +135,13 @@ func (c *Config) natsConfig(log *slog.Logger) natssink.Config {
 		Instance:        c.Instance,
 		Logger:          log.With("sink", "nats"),
 	}
+}
+
+// filePathSource names where the file sink's path came from, for messages:
+// a command's -file flag or STREAMD_FILE_PATH.
+func (d *daemon) filePathSource() string {
+	if d.fileFlag != "" {
+		return "streamd " + d.fileFlag + " -file"
+	}
+	return "STREAMD_FILE_PATH"
 }
