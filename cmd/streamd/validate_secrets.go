@@ -57,6 +57,9 @@ func (v secretVar) load(getenv func(string) string) (secret, error) {
 		return secret{}, badVar(source, path, "cannot read: "+err.Error())
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if s == "" {
+		return secret{}, badVar(source, path, "the file is empty: it must hold the secret")
+	}
 	warning := ""
 	if !inDir(credDir, path) {
 		warning = groupReadable(source, path)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,6 +19,11 @@ func TestConfigMistakesExit78(t *testing.T) {
 	keyFile := writeFile(t, dir, "key", testKey+"\n", 0o600)
 	nlKeyFile := writeFile(t, dir, "nl-key", "eght_TopSecret\nKeyValue_123\n", 0o600)
 	natsPassFile := writeFile(t, dir, "nats-pass", "natsTop\x00Secret\n", 0o600)
+	nlOnlyFile := writeFile(t, dir, "nl-only", "\n", 0o600)
+	creds := t.TempDir()
+	writeFile(t, creds, "api_key", "", 0o600)
+	natsCreds := t.TempDir()
+	writeFile(t, natsCreds, "nats_password", "", 0o600)
 	cases := []struct {
 		name string
 		kv   []string
@@ -39,6 +45,11 @@ func TestConfigMistakesExit78(t *testing.T) {
 		{"key with newline", []string{"STREAMD_API_KEY", "eght_TopSecret\nKeyValue_123"}, "STREAMD_API_KEY: contains a control character"},
 		{"key file with inner newline", []string{"STREAMD_API_KEY", "", "STREAMD_API_KEY_FILE", nlKeyFile}, "STREAMD_API_KEY_FILE: contains a control character"},
 		{"nats password file with NUL", []string{"STREAMD_NATS_PASSWORD", "", "STREAMD_NATS_PASSWORD_FILE", natsPassFile}, "STREAMD_NATS_PASSWORD_FILE: contains a control character"},
+		{"key file empty", []string{"STREAMD_API_KEY", "", "STREAMD_API_KEY_FILE", "/dev/null"}, `STREAMD_API_KEY_FILE="/dev/null": the file is empty`},
+		{"key file only a newline", []string{"STREAMD_API_KEY", "", "STREAMD_API_KEY_FILE", nlOnlyFile}, "STREAMD_API_KEY_FILE=" + strconv.Quote(nlOnlyFile) + ": the file is empty"},
+		{"nats token file empty", []string{"STREAMD_NATS_PASSWORD", "", "STREAMD_NATS_TOKEN_FILE", "/dev/null"}, `STREAMD_NATS_TOKEN_FILE="/dev/null": the file is empty`},
+		{"key credential empty", []string{"STREAMD_API_KEY", "", "CREDENTIALS_DIRECTORY", creds}, "the file is empty"},
+		{"nats password credential empty", []string{"STREAMD_NATS_PASSWORD", "", "CREDENTIALS_DIRECTORY", natsCreds}, "nats_password\": the file is empty"},
 		{"pending region", []string{"STREAMD_ENDPOINT", "", "STREAMD_REGION", "HK1"}, "listed by 8x8 as pending"},
 		{"cluster of a pending region", []string{"STREAMD_ENDPOINT", "", "STREAMD_REGION", "AU2"}, "cluster AU2 belongs to 8x8 region SY1, which is listed by 8x8 as pending"},
 		{"endpoint with userinfo", []string{"STREAMD_ENDPOINT", "wss://user:natsTopSecretPassword@h"}, `STREAMD_ENDPOINT="wss://REDACTED@h"`},
