@@ -21,6 +21,9 @@ type budget struct {
 	// reader is parked, so that a ping it could not answer is not blamed
 	// on the peer.
 	waits atomic.Int64
+	// waitBegin and waitEnd mark the Topic as waiting for its sinks
+	// (see Topic.Waiting).
+	waitBegin, waitEnd func()
 }
 
 // take reserves n bytes, waiting while the budget is spent (an item is
@@ -35,14 +38,18 @@ func (b *budget) take(ctx, stop context.Context, n int64) bool {
 		}
 
 		b.waits.Add(1)
+		b.waitBegin()
 		select {
 		case <-b.released:
 			b.waits.Add(1)
+			b.waitEnd()
 		case <-ctx.Done():
 			b.waits.Add(1)
+			b.waitEnd()
 			return false
 		case <-stop.Done():
 			b.waits.Add(1)
+			b.waitEnd()
 			return false
 		}
 	}

@@ -112,7 +112,10 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		// (only the hard context abandons it): a reader then checkpoints
 		// it and resumes after it instead of reading it again, and a sink
 		// that is failing is not raced by a new session it cannot serve.
-		if err := t.opts.Sink.Write(s.hard, events); err != nil {
+		t.waitBegin()
+		err := t.opts.Sink.Write(s.hard, events)
+		t.waitEnd()
+		if err != nil {
 			var rej *sink.RejectError
 			if !errors.As(err, &rej) {
 				return fmt.Errorf("deliver batch: %w", err)
@@ -151,7 +154,10 @@ func (s *session) leak(n int) error {
 // acked before it is safely recorded, and it counts as dead-lettered only
 // then.
 func (t *Topic) deadLetter(ctx context.Context, r *deadletter.Record) error {
-	if err := t.opts.DeadLetter.WriteRetry(ctx, *r); err != nil {
+	t.waitBegin()
+	err := t.opts.DeadLetter.WriteRetry(ctx, *r)
+	t.waitEnd()
+	if err != nil {
 		return err // "write dead letter: ..."
 	}
 	t.opts.Metrics.DeadLetter(t.name)

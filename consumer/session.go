@@ -96,7 +96,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 		since:   time.Now(),
 		queue:   make(chan item, t.cfg.ReceiverQueueSize+64),
 		closing: make(chan struct{}),
-		budget:  budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1)},
+		budget:  budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1), waitBegin: t.waitBegin, waitEnd: t.waitEnd},
 	}
 	err = s.run()
 	conn.CloseNow()

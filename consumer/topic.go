@@ -65,6 +65,7 @@ type Topic struct {
 	acked     atomic.Int64
 	connected atomic.Bool
 	progress  atomic.Int64 // unix nanoseconds of the last sign of life, see Progress
+	waiting   atomic.Int32 // sessions' goroutines waiting for the sinks, see Waiting
 	// inflightPeak is the most event bytes any session held at once.
 	inflightPeak atomic.Int64
 	met          *metrics.Topic // per-event instruments, labels resolved once
@@ -107,8 +108,8 @@ func (t *Topic) Acked() int64 { return t.acked.Load() }
 // first connection). A connected topic whose proxy is alive moves at least
 // every PingInterval; one that has not moved for longer than PingInterval +
 // PingTimeout is making no progress (its session is being replaced, or it
-// waits for sinks that do not accept), which a liveness check or watchdog
-// may report.
+// waits for sinks that do not accept: see Waiting), which a liveness check
+// or watchdog may report.
 func (t *Topic) Progress() time.Time {
 	if n := t.progress.Load(); n != 0 {
 		return time.Unix(0, n)
@@ -118,6 +119,23 @@ func (t *Topic) Progress() time.Time {
 
 // progressed records a sign of life now.
 func (t *Topic) progressed() { t.progress.Store(time.Now().UnixNano()) }
+
+// Waiting reports whether the topic is legitimately quiet because it waits
+// for its sinks: a batch is being written to them or to the dead letter
+// (a sink that is down retries inside that write, with its backoff), or the
+// reader is parked by the byte budget (Config.InflightBytes) until they
+// accept. While waiting, a connected topic need not move: its reader may
+// not read pongs, and a session whose connection failed finishes the batch
+// before it ends. The end of a wait counts as progress.
+func (t *Topic) Waiting() bool { return t.waiting.Load() > 0 }
+
+// waitBegin marks the start of a wait for the sinks, waitEnd its end.
+func (t *Topic) waitBegin() { t.waiting.Add(1) }
+
+func (t *Topic) waitEnd() {
+	t.progressed()
+	t.waiting.Add(-1)
+}
 
 // Connected reports whether a session is currently up.
 func (t *Topic) Connected() bool { return t.connected.Load() }

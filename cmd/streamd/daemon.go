@@ -60,6 +60,8 @@ type daemon struct {
 	dl     *deadletter.Writer
 	outs   *outputs
 	topics []*consumer.Topic
+	live   []liveTopic // the topics, for the stall rule
+	stuck  bool        // the last tick found a stalled topic
 
 	abortCtx    context.Context // done once in-flight events may be abandoned
 	cancelAbort context.CancelFunc
@@ -138,7 +140,8 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	}
 
 	for _, ref := range c.topics {
-		d.topics = append(d.topics, consumer.NewTopic(c.consumerConfig(ref), d.topicOptions()))
+		t := consumer.NewTopic(c.consumerConfig(ref), d.topicOptions())
+		d.topics, d.live = append(d.topics, t), append(d.live, t)
 		d.health.Set("topic "+ref.String(), false, "connecting")
 	}
 	return d, nil
@@ -308,11 +311,29 @@ func (d *daemon) fail(err error) {
 	}
 }
 
-// tick beats the watchdog while the main loop makes progress and updates
-// the status line every statusEvery. (Each topic flushes its own checkpoint.)
+// tick beats the watchdog while the main loop and every connected topic
+// make progress, and updates the status line every statusEvery. (Each
+// topic flushes its own checkpoint.) A stalled topic (see stalled) makes
+// /healthz answer 503 and stops the WATCHDOG=1 pings, so that systemd
+// restarts the process; a stop in progress has its own bound instead.
 func (d *daemon) tick(now time.Time) {
 	d.health.Beat()
-	_ = d.notify.Watchdog()
+	var stuck []string
+	if d.drainCtx.Err() == nil {
+		stuck = stalled(d.live, now, stallBound(d.cfg.PingInterval, d.cfg.PingTimeout))
+	}
+	d.health.SetStalled(stuck)
+	if len(stuck) > 0 && !d.stuck {
+		d.log.Error("a topic session is stalled: /healthz answers 503 and the systemd watchdog is no longer fed",
+			"stalled", stuck)
+	}
+	if len(stuck) == 0 && d.stuck {
+		d.log.Info("stalled topics moved again")
+	}
+	d.stuck = len(stuck) > 0
+	if !d.stuck {
+		_ = d.notify.Watchdog()
+	}
 	d.observeStatus(now)
 }
 

@@ -21,6 +21,7 @@ type State struct {
 	mu    sync.Mutex
 	parts map[string]Part
 	beat  time.Time
+	stall []string
 	now   func() time.Time
 }
 
@@ -96,4 +97,30 @@ func (s *State) LastBeat() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.beat
+}
+
+// SetStalled records the parts that are alive but make no progress, each
+// as "name: reason" (e.g. "topic event-v1/all: no frame, ack or pong for
+// 1m25s"); nil or empty clears them. /healthz answers 503 while any is set.
+func (s *State) SetStalled(parts []string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.stall = append([]string(nil), parts...)
+	s.mu.Unlock()
+}
+
+// Stalled returns a copy of what SetStalled last recorded (nil for none or
+// a nil *State).
+func (s *State) Stalled() []string {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.stall) == 0 {
+		return nil
+	}
+	return append([]string(nil), s.stall...)
 }

@@ -15,10 +15,14 @@ type healthzBody struct {
 	LastBeat   *time.Time `json:"last_beat,omitempty"`
 	AgeSeconds float64    `json:"age_seconds"`
 	MaxSeconds float64    `json:"max_age_seconds"`
+	// Stalled lists the topics that are connected but make no progress,
+	// as "topic NAME: reason"; omitted when there are none.
+	Stalled []string `json:"stalled,omitempty"`
 }
 
 // healthz answers 200 while the main loop's last beat is recent (or before
-// the first beat, while starting), 503 when the loop looks wedged.
+// the first beat, while starting), 503 when the loop looks wedged or a
+// topic's session is stalled (health.State.SetStalled).
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	body := healthzBody{Alive: true, MaxSeconds: s.Staleness.Seconds()}
 	if last := s.health.LastBeat(); !last.IsZero() {
@@ -26,6 +30,9 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		body.LastBeat = &last
 		body.AgeSeconds = age.Seconds()
 		body.Alive = age <= s.Staleness
+	}
+	if body.Stalled = s.health.Stalled(); body.Stalled != nil {
+		body.Alive = false
 	}
 
 	code := http.StatusOK

@@ -192,6 +192,6 @@ func index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "streamd\n\n"+
 		"/metrics  Prometheus metrics\n"+
-		"/healthz  liveness: 200 while the main loop makes progress\n"+
+		"/healthz  liveness: 200 while the main loop and every connected topic make progress\n"+
 		"/readyz   readiness: 200 when every topic session and sink is ready, else 503 with JSON details\n")
 }

@@ -130,6 +130,24 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// TestHealthzStalledTopic: a stalled topic makes /healthz 503 naming it,
+// although the main loop beats; clearing it makes /healthz 200 again.
+func TestHealthzStalledTopic(t *testing.T) {
+	h := health.New()
+	base := start(t, New("127.0.0.1:0", prometheus.NewRegistry(), h, nil))
+	h.Beat()
+
+	h.SetStalled([]string{"topic event-v1/all: connected but no frame, ack or pong for 1m6s (bound 1m5s)"})
+	code, body := get(t, base+"/healthz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"alive": false`) || !strings.Contains(body, "topic event-v1/all") {
+		t.Fatalf("stalled: %d %s", code, body)
+	}
+	h.SetStalled(nil)
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK || strings.Contains(body, "stalled") {
+		t.Fatalf("after the topic moved: %d %s", code, body)
+	}
+}
+
 func TestReadyz(t *testing.T) {
 	h := health.New()
 	base := start(t, New("127.0.0.1:0", prometheus.NewRegistry(), h, nil))
