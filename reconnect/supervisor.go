@@ -85,7 +85,10 @@ func (s *Supervisor) Run(ctx context.Context, name string, session func(ctx cont
 	attempt, failures := 0, 0
 	for ctx.Err() == nil {
 		start := s.now()
-		conn := &connState{log: log, failures: failures}
+		conn := &connState{
+			log:      log,
+			failures: failures,
+		}
 		err := session(ctx, conn.connected)
 
 		if ctx.Err() != nil {

@@ -90,7 +90,10 @@ func NewFanout(cfg FanoutConfig) *Fanout {
 	}
 
 	for _, t := range cfg.Targets {
-		tg := &target{Target: t, health: "sink " + t.Name}
+		tg := &target{
+			Target: t,
+			health: "sink " + t.Name,
+		}
 		if len(t.Events) > 0 {
 			tg.allow = make(map[string]struct{}, len(t.Events))
 			for _, e := range t.Events {

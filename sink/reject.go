@@ -96,7 +96,11 @@ func (t *target) mapRejections(rej *RejectError, batch []*Event, n int) ([]Rejec
 		if r.Index < 0 || r.Index >= n {
 			return nil, fmt.Errorf("sink rejected event %d of a batch of %d", r.Index, n)
 		}
-		out = append(out, Rejected{Index: t.batchIndex(batch, r.Index), Sink: t.Name, Reason: r.Reason})
+		out = append(out, Rejected{
+			Index:  t.batchIndex(batch, r.Index),
+			Sink:   t.Name,
+			Reason: r.Reason,
+		})
 	}
 	return out, nil
 }

@@ -54,7 +54,13 @@ func newBench(ctx context.Context, o options, out, errw io.Writer) (*bench, erro
 		return nil, fmt.Errorf("make temp dir: %w", err)
 	}
 
-	b := &bench{o: o, out: out, errw: errw, dir: dir, streamd: o.streamd}
+	b := &bench{
+		o:       o,
+		out:     out,
+		errw:    errw,
+		dir:     dir,
+		streamd: o.streamd,
+	}
 	if b.streamd == "" {
 		fmt.Fprintln(errw, "building streamd (CGO_ENABLED=0 go build -trimpath -ldflags='-s -w') …")
 		if b.streamd, err = build(ctx, dir); err != nil {
@@ -347,8 +353,12 @@ func finish(ctx context.Context, c *child, tr *tracker, total int, timeout time.
 	}
 
 	return result{
-		events: n, elapsed: time.Duration(lastAck - firstSend), use: use,
-		lat: sorted(tr.latencies()), startFirst: time.Duration(firstAck - start), benchCPU: benchCPU,
+		events:     n,
+		elapsed:    time.Duration(lastAck - firstSend),
+		use:        use,
+		lat:        sorted(tr.latencies()),
+		startFirst: time.Duration(firstAck - start),
+		benchCPU:   benchCPU,
 	}, nil
 }
 

@@ -91,7 +91,11 @@ func (b *bench) streamdCmd(tenant, set, dir, natsURL string) *exec.Cmd {
 
 // start runs cmd with stdout discarded and stderr logged in dir.
 func startChild(cmd *exec.Cmd, dir string) (*child, error) {
-	c := &child{cmd: cmd, stderr: filepath.Join(dir, "stderr.log"), exited: make(chan struct{})}
+	c := &child{
+		cmd:    cmd,
+		stderr: filepath.Join(dir, "stderr.log"),
+		exited: make(chan struct{}),
+	}
 	f, err := os.Create(c.stderr)
 	if err != nil {
 		return nil, fmt.Errorf("create child log: %w", err)

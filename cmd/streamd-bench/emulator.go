@@ -33,7 +33,10 @@ func startEmulator() (*emulator, error) {
 	}
 
 	e := &emulator{
-		srv:  pulsartest.New(pulsartest.Config{Keys: []string{benchKey}, IdleTimeout: -1}),
+		srv: pulsartest.New(pulsartest.Config{
+			Keys:        []string{benchKey},
+			IdleTimeout: -1,
+		}),
 		url:  "ws://" + ln.Addr().String(),
 		base: time.Now(),
 		done: make(chan error, 1),
@@ -98,14 +101,25 @@ type tracker struct {
 // newFixedTracker tracks the messages of idx, all of which must be acked.
 func newFixedTracker(idx map[string]int32) *tracker {
 	n := len(idx)
-	return &tracker{idx: idx, want: n, send: make([]int64, n), ack: make([]int64, n), done: make(chan struct{})}
+	return &tracker{
+		idx:  idx,
+		want: n,
+		send: make([]int64, n),
+		ack:  make([]int64, n),
+		done: make(chan struct{}),
+	}
 }
 
 // newGrowingTracker tracks every message delivered from now on; setWant
 // says how many to wait for.
 func newGrowingTracker(capacity int) *tracker {
-	return &tracker{idx: make(map[string]int32, capacity), grow: true,
-		send: make([]int64, 0, capacity), ack: make([]int64, 0, capacity), done: make(chan struct{})}
+	return &tracker{
+		idx:  make(map[string]int32, capacity),
+		grow: true,
+		send: make([]int64, 0, capacity),
+		ack:  make([]int64, 0, capacity),
+		done: make(chan struct{}),
+	}
 }
 
 var messageIDKey = []byte(`"messageId":"`)

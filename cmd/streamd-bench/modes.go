@@ -237,7 +237,13 @@ func (b *bench) topicsOne(ctx context.Context, n int, rate float64) (topicsResul
 	}
 
 	s1 := sampleProc(ctx, pid, murl)
-	return topicsResult{topics: n, events: want, cpu: s1.cpu - s0.cpu, wakeups: s1.wakeups - s0.wakeups, end: s1}, nil
+	return topicsResult{
+		topics:  n,
+		events:  want,
+		cpu:     s1.cpu - s0.cpu,
+		wakeups: s1.wakeups - s0.wakeups,
+		end:     s1,
+	}, nil
 }
 
 // publishTopics publishes per events to each topic at rate per topic,

@@ -28,7 +28,10 @@ type sample struct {
 // sampleProc reads pid's figures; metricsURL ("" for none) is scraped for
 // go_goroutines.
 func sampleProc(ctx context.Context, pid int, metricsURL string) sample {
-	s := sample{at: time.Now(), goroutines: -1}
+	s := sample{
+		at:         time.Now(),
+		goroutines: -1,
+	}
 	dir := fmt.Sprintf("/proc/%d", pid)
 	tasks, _ := os.ReadDir(filepath.Join(dir, "task"))
 	s.threads = len(tasks)

@@ -35,12 +35,19 @@ func (b *bench) profileRun(ctx context.Context) error {
 		return err
 	}
 
-	fs, err := file.Open(file.Config{Path: filepath.Join(dir, "events.jsonl"), Format: sink.FormatEnvelope, Fsync: file.FsyncInterval})
+	fs, err := file.Open(file.Config{
+		Path:   filepath.Join(dir, "events.jsonl"),
+		Format: sink.FormatEnvelope,
+		Fsync:  file.FsyncInterval,
+	})
 	if err != nil {
 		return fmt.Errorf("open file sink: %w", err)
 	}
 
-	fan := sink.NewFanout(sink.FanoutConfig{Targets: []sink.Target{{Name: "file", Sink: fs}}})
+	fan := sink.NewFanout(sink.FanoutConfig{Targets: []sink.Target{{
+		Name: "file",
+		Sink: fs,
+	}}})
 	defer fan.Close(context.Background())
 	dl, err := deadletter.Open(filepath.Join(dir, "dead-letter.jsonl"))
 	if err != nil {
@@ -73,8 +80,15 @@ func (b *bench) profileRun(ctx context.Context) error {
 	hard, stopHard := context.WithCancel(ctx)
 	defer stopHard()
 	topic := consumer.NewTopic(consumer.Config{
-		Endpoint: b.emu.url, Tenant: flatTenant, Topic: "all", Credential: benchKey,
-	}, consumer.Options{Sink: fan, DeadLetter: dl, Start: "earliest"})
+		Endpoint:   b.emu.url,
+		Tenant:     flatTenant,
+		Topic:      "all",
+		Credential: benchKey,
+	}, consumer.Options{
+		Sink:       fan,
+		DeadLetter: dl,
+		Start:      "earliest",
+	})
 
 	done := make(chan error, 1)
 	go func() { done <- topic.Run(soft, hard) }()

@@ -110,8 +110,13 @@ func (b *bench) soakSample(ctx context.Context, pid int, murl string, start time
 	tr *tracker, lastAcked, drops int) ([]soakRow, int, int) {
 	s := sampleProc(ctx, pid, murl)
 	n, _, _, _ := tr.snapshot()
-	rows = append(rows, soakRow{min: s.at.Sub(start).Minutes(), s: s, acked: n - lastAcked,
-		cpu: s.cpu - rows[len(rows)-1].s.cpu, drops: drops})
+	rows = append(rows, soakRow{
+		min:   s.at.Sub(start).Minutes(),
+		s:     s,
+		acked: n - lastAcked,
+		cpu:   s.cpu - rows[len(rows)-1].s.cpu,
+		drops: drops,
+	})
 	if b.o.verbose {
 		fmt.Fprintf(b.errw, "soak %5.1f min: rss %.1f MiB, %d goroutines, %d fds, %d acked, cpu %.2fs, %d drops\n",
 			rows[len(rows)-1].min, float64(s.rssKiB)/1024, s.goroutines, s.fds, n-lastAcked, rows[len(rows)-1].cpu.Seconds(), drops)

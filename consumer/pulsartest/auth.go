@@ -45,7 +45,11 @@ func (s *Server) authenticateLocked(r *http.Request, q url.Values, tenant string
 }
 
 func unauthorized(reason string) *httpError {
-	return &httpError{status: http.StatusUnauthorized, msg: "Failed to authenticate", reason: reason}
+	return &httpError{
+		status: http.StatusUnauthorized,
+		msg:    "Failed to authenticate",
+		reason: reason,
+	}
 }
 
 // credentials returns the credentials r presents in a form 8x8 accepts, and
@@ -111,6 +115,9 @@ func (s *Server) namespaceLocked(tg target) *httpError {
 	if tg.kind == consumerKind {
 		what = "consumer"
 	}
-	return &httpError{status: http.StatusInternalServerError, msg: "Failed to create " + what + ": Namespace not found",
-		reason: "unknown namespace " + strconv.Quote(tg.namespace)}
+	return &httpError{
+		status: http.StatusInternalServerError,
+		msg:    "Failed to create " + what + ": Namespace not found",
+		reason: "unknown namespace " + strconv.Quote(tg.namespace),
+	}
 }

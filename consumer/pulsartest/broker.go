@@ -185,7 +185,10 @@ func (t *topic) after(k idKey) int64 {
 func (s *Server) topicLocked(name string) *topic {
 	t := s.topics[name]
 	if t == nil {
-		t = &topic{name: name, sessions: make(map[*session]struct{})}
+		t = &topic{
+			name:     name,
+			sessions: make(map[*session]struct{}),
+		}
 		s.topics[name] = t
 	}
 	return t
@@ -243,7 +246,14 @@ func (s *Server) publishLocked(name string, payload []byte, o publishOpts) strin
 	k := idKey{t.ledger, t.entry}
 	t.entry++
 	payload = append([]byte(nil), payload...)
-	m := &message{seq: t.next(), key: k, id: encodeID(k), pub: pub, payload: payload, opts: o}
+	m := &message{
+		seq:     t.next(),
+		key:     k,
+		id:      encodeID(k),
+		pub:     pub,
+		payload: payload,
+		opts:    o,
+	}
 	m.head, m.tail = renderFrame(m.id, payload, o, pub)
 	t.msgs = append(t.msgs, m)
 	t.trim(s.cfg.RetainMessages, s.cfg.RetainFor, pub)

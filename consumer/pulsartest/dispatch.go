@@ -21,7 +21,11 @@ func (s *Server) attachLocked(sub *subscription, ss *session, name string, prio 
 		name = randomConsumerName()
 	}
 
-	m := &member{ss: ss, name: name, priority: prio}
+	m := &member{
+		ss:       ss,
+		name:     name,
+		priority: prio,
+	}
 	sub.consumers = append(sub.consumers, m)
 	ss.sub = sub
 

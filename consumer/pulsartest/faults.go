@@ -16,7 +16,11 @@ func (s *Server) DropConnections() int {
 	n := len(s.sessions)
 	var conns []*websocket.Conn
 	for ss := range s.sessions {
-		ss.endedLocked(end{by: "dropped", code: websocket.StatusAbnormalClosure, reason: "DropConnections"})
+		ss.endedLocked(end{
+			by:     "dropped",
+			code:   websocket.StatusAbnormalClosure,
+			reason: "DropConnections",
+		})
 		s.detachLocked(ss)
 		ss.cancelLocked() // a session still upgrading ends right after its 101
 		if ss.conn != nil {

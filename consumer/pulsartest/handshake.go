@@ -36,7 +36,10 @@ var namePattern = regexp.MustCompile(`^[-=:.\w]+$`)
 func parsePath(raw string) (target, *httpError) {
 	segs := strings.Split(raw, "/")
 	if len(segs) < 3 || segs[0] != "" || segs[1] != "ws" {
-		return target{}, &httpError{status: http.StatusNotFound, msg: "Not Found"}
+		return target{}, &httpError{
+			status: http.StatusNotFound,
+			msg:    "Not Found",
+		}
 	}
 
 	v2 := segs[2] == "v2"
@@ -52,11 +55,17 @@ func parsePath(raw string) (target, *httpError) {
 	case "consumer":
 		tg.kind = consumerKind
 	default:
-		return target{}, &httpError{status: http.StatusNotFound, msg: "Not Found"}
+		return target{}, &httpError{
+			status: http.StatusNotFound,
+			msg:    "Not Found",
+		}
 	}
 
 	if len(segs) < 8 {
-		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
+		return target{}, &httpError{
+			status: http.StatusInternalServerError,
+			msg:    "Invalid topic name",
+		}
 	}
 
 	domain, names := segs[3], segs[4:7]
@@ -65,24 +74,36 @@ func parsePath(raw string) (target, *httpError) {
 	}
 
 	if domain != "persistent" && domain != "non-persistent" {
-		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic domain " + domain}
+		return target{}, &httpError{
+			status: http.StatusInternalServerError,
+			msg:    "Invalid topic domain " + domain,
+		}
 	}
 
 	for _, n := range names {
 		if !namePattern.MatchString(n) {
-			return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
+			return target{}, &httpError{
+				status: http.StatusInternalServerError,
+				msg:    "Invalid topic name",
+			}
 		}
 	}
 
 	end := len(segs)
 	if tg.kind == consumerKind {
 		if len(segs) != 9 {
-			return target{}, &httpError{status: http.StatusBadRequest, msg: "Invalid query params: Invalid topic name format"}
+			return target{}, &httpError{
+				status: http.StatusBadRequest,
+				msg:    "Invalid query params: Invalid topic name format",
+			}
 		}
 
 		sub, err := url.PathUnescape(segs[8])
 		if err != nil || sub == "" {
-			return target{}, &httpError{status: http.StatusBadRequest, msg: "Invalid query params: Empty subscription name"}
+			return target{}, &httpError{
+				status: http.StatusBadRequest,
+				msg:    "Invalid query params: Empty subscription name",
+			}
 		}
 
 		tg.sub = sub
@@ -98,7 +119,10 @@ func parsePath(raw string) (target, *httpError) {
 
 	local, err := url.PathUnescape(strings.Join(parts, "/"))
 	if err != nil || local == "" {
-		return target{}, &httpError{status: http.StatusInternalServerError, msg: "Invalid topic name"}
+		return target{}, &httpError{
+			status: http.StatusInternalServerError,
+			msg:    "Invalid topic name",
+		}
 	}
 
 	tg.prefix = strings.Join(names, "/")
@@ -158,19 +182,28 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastReq = RequestInfo{
-		Path: r.URL.Path, RawPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
-		Query: q, Header: r.Header.Clone(),
+		Path:     r.URL.Path,
+		RawPath:  r.URL.EscapedPath(),
+		RawQuery: r.URL.RawQuery,
+		Query:    q,
+		Header:   r.Header.Clone(),
 	}
 
 	if s.closed {
-		return nil, &httpError{status: http.StatusServiceUnavailable, msg: "Service unavailable"}
+		return nil, &httpError{
+			status: http.StatusServiceUnavailable,
+			msg:    "Service unavailable",
+		}
 	}
 
 	if s.rejN != 0 {
 		if s.rejN > 0 {
 			s.rejN--
 		}
-		return nil, &httpError{status: s.rejStatus, msg: http.StatusText(s.rejStatus)}
+		return nil, &httpError{
+			status: s.rejStatus,
+			msg:    http.StatusText(s.rejStatus),
+		}
 	}
 
 	tg, he := parsePath(r.URL.EscapedPath())
@@ -190,7 +223,11 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 	}
 
 	if s.forbiddenLocked(tg) {
-		return nil, &httpError{status: http.StatusForbidden, msg: "Not authorized", reason: "forbidden topic"}
+		return nil, &httpError{
+			status: http.StatusForbidden,
+			msg:    "Not authorized",
+			reason: "forbidden topic",
+		}
 	}
 
 	if tg.kind == readerKind {
@@ -206,9 +243,17 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 	t := s.topicLocked(tg.topic)
 	ctx, cancel := context.WithCancel(s.ctx)
 	ss := &session{
-		srv: s, kind: tg.kind, remote: r.RemoteAddr, topic: t, window: p.window, pull: p.pull,
-		ctx: ctx, cancel: cancel, kickc: make(chan struct{}, 1),
-		ackTimeout: p.ackTimeout, nackDelay: p.nackDelay,
+		srv:        s,
+		kind:       tg.kind,
+		remote:     r.RemoteAddr,
+		topic:      t,
+		window:     p.window,
+		pull:       p.pull,
+		ctx:        ctx,
+		cancel:     cancel,
+		kickc:      make(chan struct{}, 1),
+		ackTimeout: p.ackTimeout,
+		nackDelay:  p.nackDelay,
 	}
 
 	if s.ackTimeout >= 0 {
@@ -225,7 +270,10 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 			k, err := decodeID(p.startID)
 			if err != nil {
 				cancel()
-				return nil, &httpError{status: http.StatusInternalServerError, msg: "Failed to create reader: " + err.Error()}
+				return nil, &httpError{
+					status: http.StatusInternalServerError,
+					msg:    "Failed to create reader: " + err.Error(),
+				}
 			}
 			ss.cursor = t.after(k)
 		}
@@ -234,11 +282,20 @@ func (s *Server) admit(r *http.Request, q url.Values) (*session, *httpError) {
 		sub := s.subs[key]
 		if sub != nil && len(sub.consumers) > 0 && (p.typ == subExclusive || sub.typ != p.typ) {
 			cancel()
-			return nil, &httpError{status: http.StatusConflict, msg: "Failed to create consumer: Exclusive consumer is already connected"}
+			return nil, &httpError{
+				status: http.StatusConflict,
+				msg:    "Failed to create consumer: Exclusive consumer is already connected",
+			}
 		}
 
 		if sub == nil {
-			sub = &subscription{key: key, topic: t, durable: p.durable, cursor: t.next(), inflight: make(map[idKey]*delivery)}
+			sub = &subscription{
+				key:      key,
+				topic:    t,
+				durable:  p.durable,
+				cursor:   t.next(),
+				inflight: make(map[idKey]*delivery),
+			}
 			if p.earliest {
 				sub.cursor = t.base
 			}

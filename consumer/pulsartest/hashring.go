@@ -135,7 +135,10 @@ type keyRing struct {
 }
 
 func newKeyRing() *keyRing {
-	return &keyRing{at: make(map[uint32][]*member), chosen: make(map[*member]int)}
+	return &keyRing{
+		at:     make(map[uint32][]*member),
+		chosen: make(map[*member]int),
+	}
 }
 
 func ringHash(m *member, i int) uint32 {

@@ -10,8 +10,11 @@ func (g *Generator) newInteraction(now time.Time) *interaction {
 	g.created++
 	g.txn += 1 + g.rnd.IntN(50)
 	it := &interaction{
-		media: "phone", queue: 1000 + g.rnd.IntN(200), txn: g.txn,
-		phone: 2000000000 + g.rnd.Int64N(7999999999), agent: g.rnd.IntN(len(g.agents)),
+		media:     "phone",
+		queue:     1000 + g.rnd.IntN(200),
+		txn:       g.txn,
+		phone:     2000000000 + g.rnd.Int64N(7999999999),
+		agent:     g.rnd.IntN(len(g.agents)),
 		queueTime: now.Unix(),
 	}
 

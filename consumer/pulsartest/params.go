@@ -33,7 +33,10 @@ func first(q url.Values, k string) (string, bool) {
 }
 
 func badParam(detail string) *httpError {
-	return &httpError{status: http.StatusBadRequest, msg: "Invalid query params: " + detail}
+	return &httpError{
+		status: http.StatusBadRequest,
+		msg:    "Invalid query params: " + detail,
+	}
 }
 
 // intParam parses an optional 32-bit integer parameter.
@@ -64,7 +67,10 @@ func enumParam(q url.Values, k, def string, allowed ...string) (string, *httpErr
 
 // parseParams validates the query for tg's endpoint (§2).
 func parseParams(tg target, q url.Values) (params, *httpError) {
-	p := params{durable: true, nackDelay: time.Minute}
+	p := params{
+		durable:   true,
+		nackDelay: time.Minute,
+	}
 	rqs, he := intParam(q, "receiverQueueSize", 1000, 0)
 	if he != nil {
 		return p, he

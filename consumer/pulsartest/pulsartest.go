@@ -178,8 +178,11 @@ func New(cfg Config) *Server {
 		nextLedger: firstLedger,
 		nackDelay:  -1,
 		ackTimeout: -1,
-		stats:      Stats{Handshakes: make(map[int]int), Closes: make(map[websocket.StatusCode]int)},
-		acked:      make(map[subKey][]string),
+		stats: Stats{
+			Handshakes: make(map[int]int),
+			Closes:     make(map[websocket.StatusCode]int),
+		},
+		acked: make(map[subKey][]string),
 	}
 
 	s.setKeysLocked(cfg.Keys)
@@ -205,7 +208,10 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // Server (see Close) and returns nil. It returns early with the listener's
 // error if serving fails.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	var err error

@@ -152,7 +152,11 @@ func (ss *session) run() {
 				ss.touch()
 			case <-s.stopping:
 				s.mu.Lock()
-				ss.endedLocked(end{by: "server", code: websocket.StatusAbnormalClosure, reason: "shutdown while stalled: dropped"})
+				ss.endedLocked(end{
+					by:     "server",
+					code:   websocket.StatusAbnormalClosure,
+					reason: "shutdown while stalled: dropped",
+				})
 				s.mu.Unlock()
 				return
 			case <-ss.ctx.Done():
@@ -275,7 +279,11 @@ func (ss *session) write(f []byte) bool {
 func (ss *session) close(code websocket.StatusCode, reason string) {
 	ss.srv.mu.Lock()
 	ss.srv.stats.Closes[code]++
-	ss.endedLocked(end{by: "server", code: code, reason: reason})
+	ss.endedLocked(end{
+		by:     "server",
+		code:   code,
+		reason: reason,
+	})
 	ss.srv.mu.Unlock()
 	_ = ss.conn.Close(code, reason)
 }

@@ -26,11 +26,22 @@ func (ss *session) endedLocked(e end) {
 // clientEnded records the read error that ended ss: the client's close frame,
 // or a lost connection.
 func (ss *session) clientEnded(err error) {
-	e := end{by: "client", code: websocket.CloseStatus(err)}
+	e := end{
+		by:   "client",
+		code: websocket.CloseStatus(err),
+	}
 	if e.code == -1 {
-		e = end{by: "network", code: websocket.StatusAbnormalClosure, reason: err.Error()}
+		e = end{
+			by:     "network",
+			code:   websocket.StatusAbnormalClosure,
+			reason: err.Error(),
+		}
 		if errors.Is(err, websocket.ErrMessageTooBig) {
-			e = end{by: "server", code: websocket.StatusMessageTooBig, reason: "client frame too big"}
+			e = end{
+				by:     "server",
+				code:   websocket.StatusMessageTooBig,
+				reason: "client frame too big",
+			}
 		}
 	} else {
 		var ce websocket.CloseError

@@ -53,7 +53,11 @@ func Read() Info {
 // FromBuildInfo derives Info from bi (nil when unavailable) and the linker
 // overrides (empty: not set).
 func FromBuildInfo(bi *debug.BuildInfo, ver, rev, at string) Info {
-	i := Info{Version: "devel", GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	i := Info{
+		Version:   "devel",
+		GoVersion: runtime.Version(),
+		Platform:  runtime.GOOS + "/" + runtime.GOARCH,
+	}
 	if bi != nil {
 		if v := bi.Main.Version; v != "" && v != "(devel)" {
 			i.Version = v

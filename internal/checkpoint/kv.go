@@ -113,7 +113,12 @@ func OpenKV(ctx context.Context, cfg KVConfig) (*KV, error) {
 		return nil, fmt.Errorf("open checkpoint bucket %q: %w", cfg.Bucket, err)
 	}
 
-	return &KV{kv: kv, cfg: cfg, log: cfg.Logger, now: time.Now}, nil
+	return &KV{
+		kv:  kv,
+		cfg: cfg,
+		log: cfg.Logger,
+		now: time.Now,
+	}, nil
 }
 
 // bindBucket looks the bucket up and creates it only when it is missing.
@@ -221,8 +226,13 @@ func (s *KV) Save(ctx context.Context, key, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 
-	data, err := json.Marshal(kvValue{Version: version, Key: key, MessageID: id,
-		SavedAt: s.now().UTC().Round(0), SavedBy: s.cfg.Instance})
+	data, err := json.Marshal(kvValue{
+		Version:   version,
+		Key:       key,
+		MessageID: id,
+		SavedAt:   s.now().UTC().Round(0),
+		SavedBy:   s.cfg.Instance,
+	})
 
 	if err != nil {
 		return fmt.Errorf("encode checkpoint %q: %w", key, err)

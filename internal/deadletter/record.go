@@ -44,7 +44,13 @@ func (r Record) MarshalJSON() ([]byte, error) {
 }
 
 func (r Record) wire() wire {
-	w := wire{Time: r.Time, Topic: r.Topic, MessageID: r.MessageID, Stage: r.Stage, Reason: r.Reason}
+	w := wire{
+		Time:      r.Time,
+		Topic:     r.Topic,
+		MessageID: r.MessageID,
+		Stage:     r.Stage,
+		Reason:    r.Reason,
+	}
 	if utf8.ValidString(r.Frame) {
 		w.Frame = &r.Frame
 	} else {
@@ -60,7 +66,13 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
-	*r = Record{Time: w.Time, Topic: w.Topic, MessageID: w.MessageID, Stage: w.Stage, Reason: w.Reason}
+	*r = Record{
+		Time:      w.Time,
+		Topic:     w.Topic,
+		MessageID: w.MessageID,
+		Stage:     w.Stage,
+		Reason:    w.Reason,
+	}
 
 	switch {
 	case w.Frame != nil:

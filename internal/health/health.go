@@ -27,7 +27,10 @@ type State struct {
 
 // New returns an empty State.
 func New() *State {
-	return &State{parts: make(map[string]Part), now: time.Now}
+	return &State{
+		parts: make(map[string]Part),
+		now:   time.Now,
+	}
 }
 
 // Set records the state of a component; Since changes only on transitions.

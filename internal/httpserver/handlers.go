@@ -24,7 +24,10 @@ type healthzBody struct {
 // the first beat, while starting), 503 when the loop looks wedged or a
 // topic's session is stalled (health.State.SetStalled).
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	body := healthzBody{Alive: true, MaxSeconds: s.Staleness.Seconds()}
+	body := healthzBody{
+		Alive:      true,
+		MaxSeconds: s.Staleness.Seconds(),
+	}
 	if last := s.health.LastBeat(); !last.IsZero() {
 		age := time.Since(last)
 		body.LastBeat = &last
@@ -60,7 +63,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !ready {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, readyzBody{Ready: ready, Parts: parts})
+	writeJSON(w, code, readyzBody{
+		Ready: ready,
+		Parts: parts,
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -106,7 +106,8 @@ func registerRuntime(reg *prometheus.Registry) {
 // topic session and sink ready), unless reg has it already.
 func registerReady(reg *prometheus.Registry, h *health.State) {
 	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "streamd_ready", Help: "1 while every topic session and sink is ready (/readyz answers 200), else 0.",
+		Name: "streamd_ready",
+		Help: "1 while every topic session and sink is ready (/readyz answers 200), else 0.",
 	}, func() float64 {
 		if ready, _ := h.Ready(); ready {
 			return 1

@@ -73,7 +73,9 @@ func buildInfoGauge(i buildinfo.Info) prometheus.Collector {
 		Name: "streamd_build_info",
 		Help: "Always 1; the labels say which build is running (version, VCS revision, Go version).",
 		ConstLabels: prometheus.Labels{
-			"version": i.Version, "revision": rev, "go_version": i.GoVersion,
+			"version":    i.Version,
+			"revision":   rev,
+			"go_version": i.GoVersion,
 		},
 	})
 

@@ -45,47 +45,61 @@ type Metrics struct {
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_events_received_total", Help: "Data frames read from the proxy.",
+			Name: "streamd_events_received_total",
+			Help: "Data frames read from the proxy.",
 		}, []string{"topic"}),
 		acked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_events_acked_total", Help: "Messages acknowledged to the proxy after every sink accepted them (or after dead-lettering).",
+			Name: "streamd_events_acked_total",
+			Help: "Messages acknowledged to the proxy after every sink accepted them (or after dead-lettering).",
 		}, []string{"topic"}),
 		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_events_redelivered_total", Help: "Data frames with redeliveryCount > 0.",
+			Name: "streamd_events_redelivered_total",
+			Help: "Data frames with redeliveryCount > 0.",
 		}, []string{"topic"}),
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_sink_events_accepted_total", Help: "Events a sink accepted durably (filtered-out events excluded).",
+			Name: "streamd_sink_events_accepted_total",
+			Help: "Events a sink accepted durably (filtered-out events excluded).",
 		}, []string{"sink"}),
 		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_sink_write_errors_total", Help: "Failed sink writes; the batch is retried.",
+			Name: "streamd_sink_write_errors_total",
+			Help: "Failed sink writes; the batch is retried.",
 		}, []string{"sink"}),
 		sinkLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "streamd_sink_write_duration_seconds", Help: "Time for a sink to accept a batch.",
+			Name:    "streamd_sink_write_duration_seconds",
+			Help:    "Time for a sink to accept a batch.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"sink"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_dead_letters_total", Help: "Messages written to the dead-letter file.",
+			Name: "streamd_dead_letters_total",
+			Help: "Messages written to the dead-letter file.",
 		}, []string{"topic"}),
 		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_decode_errors_total", Help: "Frames that could not be delivered, by stage (frame, message_id, payload).",
+			Name: "streamd_decode_errors_total",
+			Help: "Frames that could not be delivered, by stage (frame, message_id, payload).",
 		}, []string{"topic", "stage"}),
 		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "streamd_connected", Help: "1 while the topic session is connected to the proxy.",
+			Name: "streamd_connected",
+			Help: "1 while the topic session is connected to the proxy.",
 		}, []string{"topic"}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_reconnects_total", Help: "Session ends followed by a reconnect, by reason.",
+			Name: "streamd_reconnects_total",
+			Help: "Session ends followed by a reconnect, by reason.",
 		}, []string{"topic", "reason"}),
 		handshakeFail: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "streamd_handshake_failures_total", Help: "Failed WebSocket handshakes by HTTP status (0: no HTTP response).",
+			Name: "streamd_handshake_failures_total",
+			Help: "Failed WebSocket handshakes by HTTP status (0: no HTTP response).",
 		}, []string{"topic", "status"}),
 		sinkReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "streamd_sink_ready", Help: "1 while the sink accepts writes, 0 while its writes fail and are retried.",
+			Name: "streamd_sink_ready",
+			Help: "1 while the sink accepts writes, 0 while its writes fail and are retried.",
 		}, []string{"sink"}),
 		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "streamd_inflight_events", Help: "Messages received but not yet acked (the proxy window in use).",
+			Name: "streamd_inflight_events",
+			Help: "Messages received but not yet acked (the proxy window in use).",
 		}, []string{"topic"}),
 		instance: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "streamd_instance_info", Help: "Always 1; the replica label is this replica's STREAMD_INSTANCE.",
+			Name: "streamd_instance_info",
+			Help: "Always 1; the replica label is this replica's STREAMD_INSTANCE.",
 		}, []string{"replica"}), // not "instance": Prometheus sets that to the scrape target
 		readerBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streamd_reader_behind_messages",

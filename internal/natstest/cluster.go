@@ -39,7 +39,11 @@ func NewCluster(storeDir string, n int, timeout time.Duration, modify func(*serv
 	for i := range n {
 		node, err := New(filepath.Join(storeDir, fmt.Sprintf("n%d", i)), func(o *server.Options) {
 			o.ServerName = fmt.Sprintf("n%d", i)
-			o.Cluster = server.ClusterOpts{Name: "streamd-test", Host: "127.0.0.1", Port: ports[i]}
+			o.Cluster = server.ClusterOpts{
+				Name: "streamd-test",
+				Host: "127.0.0.1",
+				Port: ports[i],
+			}
 			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 			if modify != nil {
 				modify(o)

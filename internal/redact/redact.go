@@ -121,7 +121,10 @@ func (r Redactor) Error(err error) error {
 	if msg == err.Error() {
 		return err
 	}
-	return &redactedError{msg: msg, err: err}
+	return &redactedError{
+		msg: msg,
+		err: err,
+	}
 }
 
 // String returns s without any of secrets and without URL userinfo; see

@@ -44,7 +44,10 @@ func Start(tb testing.TB, target string) *Relay {
 	if err != nil {
 		tb.Fatalf("relay: listen: %v", err)
 	}
-	r := &Relay{ln: ln, target: target}
+	r := &Relay{
+		ln:     ln,
+		target: target,
+	}
 	r.wg.Add(1)
 	go r.accept()
 	tb.Cleanup(r.close)
@@ -81,7 +84,10 @@ func (r *Relay) accept() {
 			continue
 		}
 
-		p := &pair{in: in, out: out}
+		p := &pair{
+			in:  in,
+			out: out,
+		}
 		r.mu.Lock()
 		r.conns = append(r.conns, p)
 		r.mu.Unlock()

@@ -45,7 +45,10 @@ func newFromEnv(getenv func(string) string) *Notifier {
 		return nil
 	}
 	// net.UnixAddr maps a leading '@' to the abstract namespace itself.
-	return &Notifier{addr: &net.UnixAddr{Name: path, Net: "unixgram"}}
+	return &Notifier{addr: &net.UnixAddr{
+		Name: path,
+		Net:  "unixgram",
+	}}
 }
 
 // Socket returns the notification socket address, or "" for a nil Notifier.

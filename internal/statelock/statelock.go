@@ -62,12 +62,18 @@ func Acquire(dir string) (*Lock, error) {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
+	lk := unix.Flock_t{
+		Type:   unix.F_WRLCK,
+		Whence: io.SeekStart,
+	}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
 		pid := readPID(f)
 		_ = f.Close()
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
-			return nil, &HeldError{Dir: dir, PID: pid}
+			return nil, &HeldError{
+				Dir: dir,
+				PID: pid,
+			}
 		}
 		return nil, fmt.Errorf("lock %s: %w", filepath.Join(dir, FileName), err)
 	}
@@ -105,7 +111,10 @@ func Probe(dir string) (held bool, pid int, err error) {
 
 	defer f.Close()
 
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
+	lk := unix.Flock_t{
+		Type:   unix.F_WRLCK,
+		Whence: io.SeekStart,
+	}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err != nil {
 		return false, 0, fmt.Errorf("test lock %s: %w", f.Name(), err)
 	}

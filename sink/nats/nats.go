@@ -207,7 +207,11 @@ func Connect(cfg Config) (*natsgo.Conn, error) {
 	}
 
 	cfg = withDefaults(cfg)
-	s := &Sink{cfg: cfg, log: cfg.Logger, lost: make(chan struct{})}
+	s := &Sink{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		lost: make(chan struct{}),
+	}
 	opts, err := s.options(nil)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)

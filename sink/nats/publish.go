@@ -98,7 +98,11 @@ func message(e *sink.Event, subj []byte, jetStream bool, instance string) *natsg
 		h[HeaderMsgID] = vals[len(vals)-1:]
 	}
 
-	return &natsgo.Msg{Subject: string(subj), Header: h, Data: e.Payload}
+	return &natsgo.Msg{
+		Subject: string(subj),
+		Header:  h,
+		Data:    e.Payload,
+	}
 }
 
 // writeCore publishes the batch and confirms it with a PING/PONG round-trip.
@@ -143,7 +147,11 @@ func (s *Sink) writeJetStream(ctx context.Context, c *conn, lost <-chan struct{}
 		return err
 	}
 
-	w := window{s: s, ctx: ctx, lost: lost}
+	w := window{
+		s:    s,
+		ctx:  ctx,
+		lost: lost,
+	}
 	defer w.release()
 	var opts []jetstream.PublishOpt
 	if s.cfg.Stream != "" {

@@ -15,7 +15,10 @@ const controlLineOverhead = 96
 type rejections []sink.Rejected
 
 func (r *rejections) add(index int, reason string) {
-	*r = append(*r, sink.Rejected{Index: index, Reason: reason})
+	*r = append(*r, sink.Rejected{
+		Index:  index,
+		Reason: reason,
+	})
 }
 
 // tooLarge rejects e, refused by the client because the message is larger

@@ -15,9 +15,13 @@ func Events(n, offset int) []*sink.Event {
 	for i := range out {
 		id := offset + i
 		out[i] = &sink.Event{
-			MessageID: fmt.Sprintf("m%d", id), Topic: "persistent://t/ns/all", PublishTime: "2024-01-01T00:00:00Z",
-			Properties: []byte(`{"k":"v"}`), Key: "k", EventType: "InteractionCreated",
-			Payload: fmt.Appendf(nil, `{"eventType":"InteractionCreated","id":%d}`, id),
+			MessageID:   fmt.Sprintf("m%d", id),
+			Topic:       "persistent://t/ns/all",
+			PublishTime: "2024-01-01T00:00:00Z",
+			Properties:  []byte(`{"k":"v"}`),
+			Key:         "k",
+			EventType:   "InteractionCreated",
+			Payload:     fmt.Appendf(nil, `{"eventType":"InteractionCreated","id":%d}`, id),
 		}
 	}
 	return out

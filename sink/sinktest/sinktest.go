@@ -74,7 +74,10 @@ func (r *Recorder) Write(ctx context.Context, batch []*sink.Event) error {
 	for i, e := range batch {
 		if r.reject != nil {
 			if reason := r.reject(e); reason != "" {
-				rejected = append(rejected, sink.Rejected{Index: i, Reason: reason})
+				rejected = append(rejected, sink.Rejected{
+					Index:  i,
+					Reason: reason,
+				})
 				continue
 			}
 		}

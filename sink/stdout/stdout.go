@@ -39,7 +39,10 @@ type Sink struct {
 
 // New returns a Sink writing lines in format f to w.
 func New(w io.Writer, f sink.Format) *Sink {
-	return &Sink{w: w, format: f}
+	return &Sink{
+		w:      w,
+		format: f,
+	}
 }
 
 // Write renders the batch into one buffer and writes it with a single Write
