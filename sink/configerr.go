@@ -8,7 +8,7 @@ import "errors"
 // sink's, an unreadable credentials file. Restarting cannot help, so
 // streamd exits 78 (EX_CONFIG) on it rather than 1 (a restart loop under
 // systemd).
-var ErrConfig = errors.New("invalid sink configuration")
+var ErrConfig = errors.New("sink: invalid configuration")
 
 // ConfigFailure returns err marked with ErrConfig; its text stays err's.
 // nil stays nil.

@@ -13,7 +13,7 @@ import (
 )
 
 // ErrClosed is returned by Write after Close.
-var ErrClosed = errors.New("sink closed")
+var ErrClosed = errors.New("sink: closed")
 
 // Event is one decoded 8x8 event together with the Pulsar metadata it arrived with.
 //

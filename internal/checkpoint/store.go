@@ -25,7 +25,7 @@ import (
 
 // ErrCorrupt is wrapped by Load errors for files that exist but cannot be
 // trusted: truncated, not JSON, bad checksum, or written for another key.
-var ErrCorrupt = errors.New("checkpoint corrupt")
+var ErrCorrupt = errors.New("checkpoint: corrupt")
 
 const (
 	fileExt   = ".ckpt"
@@ -78,7 +78,10 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 
-	return &Store{dir: dir, now: time.Now}, nil
+	return &Store{
+		dir: dir,
+		now: time.Now,
+	}, nil
 }
 
 // Path returns the file that holds key: the key with characters other than
@@ -160,7 +163,12 @@ func (s *Store) Save(ctx context.Context, key, id string) error {
 		return fmt.Errorf("save checkpoint %q: %w", key, err)
 	}
 
-	f := file{Version: version, Key: key, MessageID: id, SavedAt: s.now().UTC().Round(0)}
+	f := file{
+		Version:   version,
+		Key:       key,
+		MessageID: id,
+		SavedAt:   s.now().UTC().Round(0),
+	}
 	f.Checksum = f.sum()
 	data, err := json.Marshal(&f)
 	if err != nil {

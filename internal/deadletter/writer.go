@@ -20,7 +20,7 @@ import (
 )
 
 // ErrClosed is returned by Write after Close.
-var ErrClosed = errors.New("dead-letter writer closed")
+var ErrClosed = errors.New("deadletter: writer closed")
 
 // Writer appends Records to a file, one JSON object per line. It is safe for
 // concurrent use. A line torn by a crash or a failed write is followed by a
@@ -88,7 +88,12 @@ func OpenWith(path string, opts Options) (*Writer, error) {
 		opts.Retry.Max = RetryMax
 	}
 
-	w := &Writer{path: path, opts: opts, now: time.Now, sem: make(chan struct{}, 1)}
+	w := &Writer{
+		path: path,
+		opts: opts,
+		now:  time.Now,
+		sem:  make(chan struct{}, 1),
+	}
 	if err := w.open(); err != nil {
 		return nil, err
 	}
