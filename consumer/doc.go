@@ -19,7 +19,9 @@
 // sink accepted it durably. A message that can never be delivered is first
 // written to the dead-letter file with a stage and a reason, then acked:
 // a frame that is not JSON, has a field of an unexpected type, has a
-// messageId but no payload or a payload but no messageId (stage "frame");
+// messageId but no payload or a payload but no messageId, or is larger
+// than Config.ReadLimit (its first ReadLimit bytes are recorded; stage
+// "frame");
 // an id a consumer cannot decode ("message_id"); a payload that is not
 // base64 of a JSON object ("payload"); and an event a sink rejected for good
 // (sink.RejectError; stage "sink <names>"). Nothing is dropped silently and

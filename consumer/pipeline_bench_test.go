@@ -61,7 +61,8 @@ func BenchmarkDecodeToFile(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				it, ok := t.decode(frames[i%len(frames)])
+				f := frames[i%len(frames)]
+				it, ok := t.decode(f, int64(len(f)))
 				i++
 				if !ok || it.ev == nil {
 					b.Fatal("frame did not decode to an event")
@@ -101,7 +102,7 @@ func TestDecodeToFileAllocs(t *testing.T) {
 	perBatch := testing.AllocsPerRun(20, func() {
 		events = events[:0]
 		for _, f := range frames {
-			it, ok := tp.decode(f)
+			it, ok := tp.decode(f, int64(len(f)))
 			if !ok || it.ev == nil {
 				t.Fatal("frame did not decode to an event")
 			}

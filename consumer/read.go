@@ -20,7 +20,7 @@ func (s *session) read() {
 	t := s.t
 	var buf []byte
 	for {
-		data, err := s.readFrame(buf)
+		data, total, err := s.readFrame(buf)
 		buf = reuse(data)
 		if err != nil {
 			if s.stop.Err() == nil {
@@ -36,7 +36,7 @@ func (s *session) read() {
 			continue
 		}
 
-		it, ok := t.decode(data)
+		it, ok := t.decode(data, total)
 		if !ok {
 			continue
 		}
@@ -59,29 +59,39 @@ func (s *session) read() {
 
 // readFrame reads the next message into buf's storage, growing it as
 // needed: the frame is only valid until the next call (decode copies what
-// it keeps). Reading happens without a per-frame context: the session
-// closes the connection when connCtx ends (session.run), which ends a
-// blocked read, and a context here would cost a context.AfterFunc
-// registration per frame inside coder/websocket.
-func (s *session) readFrame(buf []byte) ([]byte, error) {
+// it keeps). It keeps at most cfg.ReadLimit bytes and discards the rest of
+// a larger message, returning its first ReadLimit bytes and its whole
+// length (total > len(frame)): the library's own limit would end the
+// session, the proxy would send the same message on the next one, and the
+// topic would loop on it (the session sets the library's limit off).
+// Reading happens without a per-frame context: the session closes the
+// connection when connCtx ends (session.run), which ends a blocked read,
+// and a context here would cost a context.AfterFunc registration per frame
+// inside coder/websocket.
+func (s *session) readFrame(buf []byte) (frame []byte, total int64, err error) {
 	_, r, err := s.conn.Reader(context.Background())
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	limit := s.t.cfg.ReadLimit
 	buf = buf[:0]
-	for {
+	for int64(len(buf)) < limit {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		room := buf[len(buf):min(int64(cap(buf)), limit)]
+		n, err := r.Read(room)
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, nil
+			return buf, int64(len(buf)), nil
 		}
 		if err != nil {
-			return buf, err
+			return buf, 0, err
 		}
 	}
+
+	rest, err := io.Copy(io.Discard, r)
+	return buf, int64(len(buf)) + rest, err
 }
 
 // maxReusedFrame bounds the frame buffer kept between reads, so that one
@@ -95,12 +105,18 @@ func reuse(frame []byte) []byte {
 	return frame
 }
 
-// decode turns a frame into an item. It returns false for control frames
-// (neither messageId nor payload: end-of-topic replies, auth challenges,
-// unknown objects), which are skipped and not acked. Every other frame
-// becomes an event, or a poison item for the dead letter (see unusable).
-func (t *Topic) decode(data []byte) (item, bool) {
+// decode turns a frame of total bytes into an item. It returns false for
+// control frames (neither messageId nor payload: end-of-topic replies, auth
+// challenges, unknown objects), which are skipped and not acked. Every
+// other frame becomes an event, or a poison item for the dead letter (see
+// unusable): among them a frame cut at the read limit (total > len(data)),
+// acked by the messageId found in its first bytes.
+func (t *Topic) decode(data []byte, total int64) (item, bool) {
 	now := time.Now()
+	if total > int64(len(data)) {
+		reason := fmt.Sprintf("frame of %d bytes exceeds the read limit (%d bytes, STREAMD_READ_LIMIT); the dead letter holds its first bytes", total, len(data))
+		return t.unusable(data, salvageID(data), "frame", reason, now), true
+	}
 	f, err := decodeFrame(data)
 	if err != nil {
 		return t.unusable(data, frameID(data), "frame", frameReason(data, err), now), true

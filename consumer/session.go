@@ -118,7 +118,10 @@ func (t *Topic) part() string { return "topic " + t.name }
 // context's error.
 func (s *session) run() error {
 	// Reads and writes take no context: ending the connection's life
-	// closes it, which ends a blocked read or write.
+	// closes it, which ends a blocked read or write. readFrame enforces
+	// ReadLimit itself, dead-lettering a larger frame instead of ending
+	// the session on it.
+	s.conn.SetReadLimit(-1)
 	context.AfterFunc(s.connCtx, func() { _ = s.conn.CloseNow() })
 
 	readDone := make(chan struct{})

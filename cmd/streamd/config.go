@@ -43,7 +43,7 @@ type Config struct {
 	HandshakeTimeout  time.Duration `envconfig:"STREAMD_HANDSHAKE_TIMEOUT" default:"45s" desc:"WebSocket handshake timeout"`
 	PingInterval      time.Duration `envconfig:"STREAMD_PING_INTERVAL" default:"20s" desc:"client ping period (keeps idle streams alive)"`
 	PingTimeout       time.Duration `envconfig:"STREAMD_PING_TIMEOUT" default:"10s" desc:"pong deadline; a silent peer is replaced after interval+timeout"`
-	ReadLimit         int64         `envconfig:"STREAMD_READ_LIMIT" default:"16777216" desc:"largest accepted frame in bytes"`
+	ReadLimit         int64         `envconfig:"STREAMD_READ_LIMIT" default:"16777216" desc:"largest frame delivered, in bytes (a larger one is dead-lettered)"`
 	InflightBytes     int64         `envconfig:"STREAMD_INFLIGHT_BYTES" default:"67108864" desc:"per topic: bytes of events read but not yet accepted by the sinks; past it streamd stops reading (TCP backpressure)"`
 	CheckpointEvery   int           `envconfig:"STREAMD_CHECKPOINT_EVERY" default:"1000" desc:"reader: write the checkpoint after this many messages"`
 	CheckpointPeriod  time.Duration `envconfig:"STREAMD_CHECKPOINT_INTERVAL" default:"1s" desc:"reader: or after this long (and always at shutdown)"`
