@@ -25,6 +25,7 @@ import (
 type deafProxy struct {
 	*tcpServer
 	handshakes atomic.Int64
+	every      time.Duration // pace between frames; 0: as fast as the socket takes them
 }
 
 func startDeafProxy(t *testing.T) *deafProxy {
@@ -76,6 +77,9 @@ func (p *deafProxy) serve(_ *tcpServer, c net.Conn) {
 		binary.BigEndian.PutUint16(frame[2:4], uint16(len(msg)))
 		if _, err := c.Write(frame); err != nil {
 			return
+		}
+		if p.every > 0 {
+			time.Sleep(p.every) // pacing the feed, not synchronisation
 		}
 	}
 }
