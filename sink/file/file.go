@@ -293,12 +293,25 @@ func (s *Sink) writeLocked(buf []byte) error {
 			s.closeFile()
 			return fmt.Errorf("fsync %s: %w", s.cfg.Path, err)
 		}
-		return nil
+	} else {
+		s.dirty = true
 	}
 
-	s.dirty = true
+	return s.stillLinked()
+}
 
-	return nil
+// stillLinked fails the batch just written if the file lost its last name
+// meanwhile (removed after ensureOpen's check, during the write): the
+// batch is then in no file anyone can read. The file is abandoned and the
+// retry writes the batch into the file Path names (ensureOpen). One
+// fstat(2), no allocation.
+func (s *Sink) stillLinked() error {
+	if _, linked, err := fileState(s.fd); err != nil || linked {
+		return nil // a failing fstat is left to the next batch's check
+	}
+	s.log.Warn("file sink path removed during a write; writing the batch again", "path", s.cfg.Path)
+	s.closeFile()
+	return fmt.Errorf("write %s: %w", s.cfg.Path, errRemoved)
 }
 
 // closeFile closes the current file after an error, so that the next Write

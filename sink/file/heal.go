@@ -1,10 +1,14 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
 )
+
+// errRemoved: the file lost its last name while a batch was written to it.
+var errRemoved = errors.New("the file was removed during the write")
 
 // pathCheckInterval is how often ensureOpen also checks, by path, that Path
 // still names the open file. In between, one fstat(2) of the open file per
