@@ -27,8 +27,8 @@ var ErrClosed = errors.New("deadletter: writer closed")
 // newline before the next record, so it spoils only itself: readers should
 // skip lines that are not valid JSON.
 //
-// Before each record the Writer checks (one stat(2)) that its path still
-// names the open file; if the file or its directory was removed, renamed or
+// Before and after each record the Writer checks (one stat(2) each) that
+// its path still names the open file; if the file or its directory was removed, renamed or
 // replaced, it creates both again (as Open does) and writes there, so a
 // record is never "durable" in a file nobody can read. If that fails, Write
 // fails with an error naming the path.
@@ -43,6 +43,8 @@ type Writer struct {
 
 	closed   bool
 	failures int // consecutive failed writes, for WriteRetry's backoff and logs
+
+	write func(f *os.File, b []byte) (int, error) // seam for tests
 }
 
 // Options are the optional collaborators of a Writer.
@@ -89,10 +91,11 @@ func OpenWith(path string, opts Options) (*Writer, error) {
 	}
 
 	w := &Writer{
-		path: path,
-		opts: opts,
-		now:  time.Now,
-		sem:  make(chan struct{}, 1),
+		path:  path,
+		opts:  opts,
+		now:   time.Now,
+		sem:   make(chan struct{}, 1),
+		write: (*os.File).Write,
 	}
 	if err := w.open(); err != nil {
 		return nil, err
@@ -219,7 +222,7 @@ func (w *Writer) writeLocked(line []byte) error {
 		line = append([]byte{'\n'}, line...)
 	}
 
-	if _, err := w.f.Write(line); err != nil {
+	if _, err := w.write(w.f, line); err != nil {
 		w.torn = true
 		return fmt.Errorf("write dead letter %s: %w", w.path, err)
 	}
@@ -229,8 +232,26 @@ func (w *Writer) writeLocked(line []byte) error {
 		return fmt.Errorf("sync dead-letter file %s: %w", w.path, err)
 	}
 
-	return nil
+	return w.stillNamed()
 }
+
+// stillNamed fails the record just written if the path stopped naming the
+// file meanwhile (removed or replaced after ensureOpen's check, during the
+// write): the record is then in a file nobody reads. The file is abandoned
+// and a retry writes the record into the file at the path (ensureOpen).
+func (w *Writer) stillNamed() error {
+	fi, err := os.Stat(w.path)
+	if err == nil && os.SameFile(fi, w.id) {
+		return nil
+	}
+	w.opts.Logger.Warn("dead-letter path removed or replaced during a write; the record is written again", "path", w.path)
+	_ = w.f.Close()
+	w.f = nil
+	return fmt.Errorf("write dead letter %s: %w", w.path, errRemoved)
+}
+
+// errRemoved: the path stopped naming the file while a record was written.
+var errRemoved = errors.New("the file was removed or replaced during the write")
 
 // report updates the health part and the failure streak after a write. The
 // caller holds w.sem.
