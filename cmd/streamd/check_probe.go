@@ -151,11 +151,17 @@ func probeFile(path string, mkdir bool) probe {
 		if fi.IsDir() {
 			return probe{err: errors.New("is a directory")}
 		}
+		if fi.Mode().Type() == os.ModeNamedPipe {
+			return probeFIFO(path)
+		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return probe{err: err}
 		}
 		_ = f.Close()
+		if !fi.Mode().IsRegular() {
+			return probe{note: "exists, a special file (" + fi.Mode().Type().String() + "), appendable"}
+		}
 		return probe{note: fmt.Sprintf("exists, %d bytes, appendable", fi.Size())}
 	}
 	if !os.IsNotExist(err) {
@@ -181,6 +187,16 @@ func probeFile(path string, mkdir bool) probe {
 		return probe{err: fmt.Errorf("directory %s: %w", dir, err)}
 	}
 	return probe{note: "missing; run creates it"}
+}
+
+// probeFIFO checks that run can write to the named pipe at path without
+// opening it: an open for writing waits for a reader, and closing it again
+// would end a reading collector's stream (it reads EOF).
+func probeFIFO(path string) probe {
+	if err := unix.Access(path, unix.W_OK); err != nil {
+		return probe{err: fmt.Errorf("named pipe not writable: %w", err)}
+	}
+	return probe{note: "named pipe, writable; run waits for a reader"}
 }
 
 // writable reports whether files can be created in dir (access(2) with

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sys/unix"
 
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/natstest"
@@ -103,6 +104,10 @@ func TestCheckProbesPaths(t *testing.T) {
 	emu := pulsartest.Start(t, pulsartest.Config{Keys: []string{testKey}})
 	dir := t.TempDir()
 	state := filepath.Join(dir, "new", "state")
+	fifo := filepath.Join(t.TempDir(), "events.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		kv   []string
@@ -112,6 +117,7 @@ func TestCheckProbesPaths(t *testing.T) {
 		{"file path is a directory", []string{"STREAMD_FILE_PATH", dir}, "sink file      FAIL  " + dir + ": is a directory", exitFail},
 		{"file in a missing directory", []string{"STREAMD_FILE_PATH", filepath.Join(dir, "nope", "out.jsonl")}, "does not exist, and run does not create it", exitFail},
 		{"dead letter is a directory", []string{"STREAMD_DEAD_LETTER_PATH", dir}, "dead letters   FAIL  " + dir + ": is a directory", exitFail},
+		{"file path is a FIFO without a reader", []string{"STREAMD_FILE_PATH", fifo}, "sink file      ok    " + fifo + " (named pipe, writable; run waits for a reader)", exitOK},
 		{"state dir to create", []string{"STREAMD_STATE_DIR", state}, "state dir      ok    " + state + " (missing; run creates it in " + dir + ")", exitOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,6 +50,21 @@
 // batch starts with a newline, so the torn fragment stays on a line of its
 // own and never merges with a complete line. The same is done when opening
 // a file whose last byte is not a newline (e.g. after a power loss).
+//
+// # Named pipes and devices
+//
+// Path may name a FIFO (a pipe into a local collector), a character device
+// such as /dev/stdout, or a socket. Such a file has no size, so the checks
+// above that rely on one are skipped: no copytruncate detection, no
+// rotation by MaxBytes, and a torn write is not undone (the fragment has
+// been delivered; the next batch starts on a new line). fsync(2) has
+// nothing to sync there, so its EINVAL or ENOTSUP counts as success: an
+// event is accepted once write(2) returned. Reopen (SIGHUP) still reopens
+// Path. If Path disappears, or names another file, the sink reopens Path
+// but never creates it: a removed FIFO makes Write fail with an error
+// naming Path (the sink is not ready) until a FIFO is there again, rather
+// than silently writing a regular file that no collector reads. Opening a
+// FIFO for writing waits until it has a reader, as open(2) does.
 package file
 
 import (
@@ -117,6 +132,9 @@ type Sink struct {
 	torn        bool // the file may end mid-line; start the next batch with '\n'
 	dirty       bool // written since the last fsync
 	closed      bool
+	// special: Path is not a regular file (a FIFO, a character device, a
+	// socket), so it has no meaningful size and is never created.
+	special bool
 
 	// Seams for tests that need to inject write failures.
 	write    func(f *os.File, b []byte) (int, error)
@@ -188,8 +206,15 @@ func configClass(err error) bool {
 }
 
 // open opens cfg.Path for appending. The caller holds s.mu (or owns s).
+// Once Path was found to be a special file it is no longer created: a
+// vanished FIFO must not silently become a regular file.
 func (s *Sink) open() error {
-	f, err := os.OpenFile(s.cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	flags := os.O_WRONLY | os.O_APPEND
+	if !s.special {
+		flags |= os.O_CREATE
+	}
+
+	f, err := os.OpenFile(s.cfg.Path, flags, 0o640)
 	if err != nil {
 		return fmt.Errorf("open file sink: %w", err)
 	}
@@ -200,9 +225,14 @@ func (s *Sink) open() error {
 		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	}
 
-	s.f, s.fd, s.id, s.size = f, int(f.Fd()), fi, fi.Size()
+	s.f, s.fd, s.id = f, int(f.Fd()), fi
+	s.special = !fi.Mode().IsRegular()
 	s.pathChecked = time.Now()
-	s.torn = s.size > 0 && !endsWithNewline(s.cfg.Path, s.size)
+	s.size, s.torn = 0, false
+	if !s.special {
+		s.size = fi.Size()
+		s.torn = s.size > 0 && !endsWithNewline(s.cfg.Path, s.size)
+	}
 
 	return nil
 }
@@ -263,7 +293,7 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 
 // writeLocked writes the rendered lines, rotating first if needed.
 func (s *Sink) writeLocked(buf []byte) error {
-	if s.cfg.MaxBytes > 0 && s.size > 0 && s.size+int64(len(buf)) > s.cfg.MaxBytes {
+	if s.cfg.MaxBytes > 0 && !s.special && s.size > 0 && s.size+int64(len(buf)) > s.cfg.MaxBytes {
 		if err := s.rotate(); err != nil {
 			return err
 		}
@@ -289,7 +319,7 @@ func (s *Sink) writeLocked(buf []byte) error {
 	s.size += int64(n)
 	s.torn = false
 	if s.cfg.Fsync == FsyncAlways {
-		if err := s.fsync(s.f); err != nil {
+		if err := syncErr(s.fsync(s.f), s.special); err != nil {
 			s.closeFile()
 			return fmt.Errorf("fsync %s: %w", s.cfg.Path, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -21,7 +22,7 @@ func (s *Sink) syncLoop() {
 		}
 
 		s.mu.Lock()
-		f, dirty, fsync := s.f, s.dirty, s.fsync
+		f, dirty, fsync, special := s.f, s.dirty, s.fsync, s.special
 		s.dirty = false
 		s.mu.Unlock()
 
@@ -32,7 +33,7 @@ func (s *Sink) syncLoop() {
 		// Synced outside the lock so that writers are not held up; a
 		// concurrent rotation or reopen fsyncs before closing, so a
 		// "file already closed" error loses nothing.
-		if err := fsync(f); err != nil && !errors.Is(err, os.ErrClosed) {
+		if err := syncErr(fsync(f), special); err != nil && !errors.Is(err, os.ErrClosed) {
 			s.log.Error("fsync failed; events written in the last interval may not be durable",
 				"path", s.cfg.Path, "error", err)
 		}
@@ -47,7 +48,7 @@ func (s *Sink) syncClose() error {
 
 	var err error
 	if s.cfg.Fsync != FsyncNever {
-		if e := s.fsync(s.f); e != nil {
+		if e := syncErr(s.fsync(s.f), s.special); e != nil {
 			err = fmt.Errorf("fsync %s: %w", s.cfg.Path, e)
 		}
 	}
@@ -58,5 +59,18 @@ func (s *Sink) syncClose() error {
 
 	s.f, s.dirty = nil, false
 
+	return err
+}
+
+// syncErr is err from fsync(2), or nil when f is a special file (a FIFO, a
+// character device, a socket) that has nothing to sync: Linux answers
+// EINVAL there (fsync(2): "fd is bound to a special file which does not
+// support synchronization"), other systems ENOTSUP. Data written to a pipe
+// is accepted once write(2) returns.
+func syncErr(err error, special bool) error {
+	if special && (errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) ||
+		errors.Is(err, syscall.EOPNOTSUPP)) {
+		return nil
+	}
 	return err
 }

@@ -33,7 +33,8 @@ const pathCheckInterval = time.Second
 //
 // The size fstat(2) reports replaces the cached one: a file truncated by
 // someone else (logrotate's copytruncate) is logged and its real size used
-// from then on.
+// from then on. A special file (FIFO, device) has no meaningful size and is
+// not checked.
 func (s *Sink) ensureOpen() error {
 	if s.f == nil {
 		return s.open()
@@ -58,14 +59,29 @@ func (s *Sink) ensureOpen() error {
 		reason = err.Error()
 	}
 
-	s.log.Warn("file sink path no longer names the open file; recreating it",
-		"path", s.cfg.Path, "reason", reason)
+	return s.reopenLost(reason)
+}
+
+// reopenLost closes the open file, which Path no longer names, and opens
+// Path again: a regular file is created if missing, a special file (FIFO,
+// device) is not, so a removed FIFO fails the batch with an error naming
+// Path instead of turning into a regular file nobody reads.
+func (s *Sink) reopenLost(reason string) error {
+	msg := "file sink path no longer names the open file; recreating it"
+	if s.special {
+		msg = "file sink path no longer names the open special file; reopening it (never creating it)"
+	}
+
+	s.log.Warn(msg, "path", s.cfg.Path, "reason", reason)
 
 	if err := s.syncClose(); err != nil {
 		s.log.Warn("close the file that was removed or renamed", "path", s.cfg.Path, "error", err)
 	}
 
 	if err := s.open(); err != nil {
+		if s.special {
+			return fmt.Errorf("reopen %s (a special file, not created as a regular file): %w", s.cfg.Path, err)
+		}
 		return fmt.Errorf("recreate %s: %w", s.cfg.Path, err)
 	}
 
@@ -77,7 +93,7 @@ func (s *Sink) ensureOpen() error {
 // writes already go to its real end, and from now on rotation and undo use
 // the real size too.
 func (s *Sink) sawSize(size int64) {
-	if size == s.size {
+	if s.special || size == s.size {
 		return
 	}
 	if size < s.size {
@@ -95,6 +111,12 @@ func (s *Sink) sawSize(size int64) {
 // it with NUL bytes inside an accepted event's line.
 func (s *Sink) undoPartial(n int, buf []byte) {
 	if n <= 0 {
+		return
+	}
+
+	if s.special {
+		// A pipe or device cannot be truncated: the fragment was delivered.
+		s.torn = buf[n-1] != '\n'
 		return
 	}
 
