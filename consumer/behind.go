@@ -35,13 +35,16 @@ func (b *behind) accepted(id string) int {
 	mid, err := ParseMessageID(id)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+
 	if err != nil {
 		return len(b.ahead)
 	}
+
 	i := 0
 	for i < len(b.ahead) && b.ahead[i].Compare(mid) <= 0 {
 		i++
 	}
+
 	b.ahead = append(b.ahead[:0], b.ahead[i:]...)
 	return len(b.ahead)
 }

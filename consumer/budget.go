@@ -39,6 +39,7 @@ func (b *budget) take(ctx, stop context.Context, n int64) bool {
 
 		b.waits.Add(1)
 		b.waitBegin()
+
 		select {
 		case <-b.released:
 			b.waits.Add(1)

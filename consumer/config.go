@@ -73,33 +73,43 @@ func (c *Config) defaults() {
 	if c.Namespace == "" {
 		c.Namespace = "event-v1"
 	}
+
 	if c.Mode == "" {
 		c.Mode = ModeReader
 	}
+
 	if c.Auth == "" {
 		c.Auth = AuthHeader
 	}
+
 	if c.ReceiverQueueSize <= 0 || c.ReceiverQueueSize > 1000 {
 		c.ReceiverQueueSize = 1000
 	}
+
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 45 * time.Second
 	}
+
 	if c.PingInterval <= 0 {
 		c.PingInterval = 20 * time.Second
 	}
+
 	if c.PingTimeout <= 0 {
 		c.PingTimeout = 10 * time.Second
 	}
+
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = 16 << 20
 	}
+
 	if c.InflightBytes <= 0 {
 		c.InflightBytes = DefaultInflightBytes
 	}
+
 	if c.Subscription == "" {
 		c.Subscription = "streamd"
 	}
+
 	if c.SubscriptionType == "" {
 		c.SubscriptionType = "Failover"
 	}
@@ -128,13 +138,16 @@ func CredentialKind(cred string) (string, error) {
 		}
 		return "Admin Console API key", nil
 	}
+
 	raw, err := base64.StdEncoding.DecodeString(cred)
 	if err != nil {
 		return "", errors.New("credential is neither an eght_ Admin Console key nor a base64 Contact Center token")
 	}
+
 	user, pass, ok := strings.Cut(string(raw), ":")
 	if !ok || user == "" || pass == "" {
 		return "", errors.New("the Contact Center token does not decode to user:password")
 	}
+
 	return "Contact Center token", nil
 }

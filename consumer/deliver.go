@@ -30,9 +30,11 @@ func (s *session) deliver() {
 		if batch, more = s.nextBatch(batch[:0]); !more {
 			return
 		}
+
 		if cap(events) < len(batch) {
 			events = make([]*sink.Event, 0, cap(batch))
 		}
+
 		if err := s.deliverBatch(batch, events[:0]); err != nil {
 			s.fail(err)
 			return
@@ -75,6 +77,7 @@ func (s *session) nextBatch(batch []item) ([]item, bool) {
 			return batch, true
 		}
 	}
+
 	return batch, true
 }
 
@@ -88,6 +91,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	var size int64
 	for _, it := range batch {
 		size += it.size
+
 		switch {
 		case it.poison != nil:
 			if err := t.deadLetter(s.hard, it.poison); err != nil {
@@ -97,6 +101,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 			events = append(events, it.ev)
 			published = it.ev.Published
 		}
+
 		if it.idOK {
 			last = it.id
 		}
@@ -130,10 +135,12 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 
 	s.budget.give(size)
 	s.writeAcks(ackBatch{ids: ids, frames: len(batch), published: published})
+
 	if last != "" && t.cfg.Mode == ModeReader {
 		t.advance(last, len(batch))
 		t.met.ReaderBehind(t.behind.accepted(last))
 	}
+
 	return s.leak(len(batch) - len(ids))
 }
 

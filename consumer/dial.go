@@ -31,6 +31,7 @@ func (t *Topic) dial(ctx context.Context, start string) (*websocket.Conn, error)
 		t.opts.Metrics.HandshakeFailure(t.name, 0)
 		t.opts.Health.Set(t.part(), false, err.Error())
 	}
+
 	return nil, err
 }
 
@@ -68,6 +69,7 @@ func Dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, error
 	}
 
 	conn.SetReadLimit(cfg.ReadLimit)
+
 	return conn, nil
 }
 
@@ -119,9 +121,11 @@ func (c *Config) URL(start string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse endpoint: %w", err)
 	}
+
 	if u.Scheme != "ws" && u.Scheme != "wss" {
 		return nil, fmt.Errorf("parse endpoint: scheme %q is not ws or wss", u.Scheme)
 	}
+
 	if u.Host == "" {
 		return nil, errors.New("parse endpoint: no host")
 	}
@@ -150,6 +154,7 @@ func (c *Config) URL(start string) (*url.URL, error) {
 	}
 
 	q.Set("receiverQueueSize", strconv.Itoa(c.ReceiverQueueSize))
+
 	if c.Auth == AuthQuery {
 		q.Set("x-api-key", c.Credential)
 	}
@@ -158,9 +163,11 @@ func (c *Config) URL(start string) (*url.URL, error) {
 	for i, s := range segs {
 		raw[i] = url.PathEscape(s)
 	}
+
 	u.Path = "/" + strings.Join(segs, "/")
 	u.RawPath = "/" + strings.Join(raw, "/")
 	u.RawQuery = q.Encode()
+
 	return u, nil
 }
 

@@ -61,6 +61,7 @@ func deriveType(event []byte) string {
 		single            = true // every key is the first one
 		flat, flatType    []byte // the last "event" and "eventType" values
 	)
+
 	m := members{b: event, i: i + 1}
 	for key, val, ok := m.next(); ok; key, val, ok = m.next() {
 		switch {
@@ -71,6 +72,7 @@ func deriveType(event []byte) string {
 		default:
 			single = false
 		}
+
 		if keyIs(key, "event") {
 			flat = val
 		} else if keyIs(key, "eventType") {
@@ -84,12 +86,15 @@ func deriveType(event []byte) string {
 		}
 		return typeName(family, false)
 	}
+
 	if t := stringType(flat); t != "" {
 		return t
 	}
+
 	if t := stringType(flatType); t != "" {
 		return t
 	}
+
 	return unknownEventType
 }
 
@@ -124,18 +129,22 @@ func typeName(raw []byte, quoted bool) string {
 	if quoted {
 		raw = raw[1 : len(raw)-1]
 	}
+
 	if !plainJSONString(raw) {
 		if s := unquote(raw); s != "" {
 			return s
 		}
 		return unknownEventType
 	}
+
 	if len(raw) == 0 {
 		return unknownEventType
 	}
+
 	if t, ok := knownTypes[string(raw)]; ok {
 		return t
 	}
+
 	return string(raw)
 }
 

@@ -35,6 +35,7 @@ func decodeFrame(data []byte) (frame, error) {
 	if !validJSON(data) {
 		return slowDecodeFrame(data)
 	}
+
 	i := skipSpace(data, 0)
 	if data[i] != '{' {
 		// null decodes to an empty frame; any other non-object is an
@@ -84,6 +85,7 @@ func (f *frame) set(key, val []byte) bool {
 	case fold(key, "endOfTopic"):
 		f.EndOfTopic = val
 	}
+
 	return true
 }
 
@@ -139,23 +141,28 @@ func decodePayload(raw json.RawMessage, keep []byte) (event, kept []byte, eventT
 	if err != nil {
 		return nil, nil, "", &poisonError{Reason: "payload is not a string", Err: err}
 	}
+
 	size := base64.StdEncoding.DecodedLen(len(b64))
 	buf := make([]byte, size+len(keep))
 	n, err := base64.StdEncoding.Decode(buf, b64)
 	if err != nil {
 		return nil, nil, "", &poisonError{Reason: "payload is not base64", Err: err}
 	}
+
 	event = buf[:n:n]
 	if !validJSON(event) {
 		return nil, nil, "", &poisonError{Reason: "payload is not JSON"}
 	}
+
 	trimmed := bytes.TrimSpace(event)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, nil, "", &poisonError{Reason: "payload is not a JSON object"}
 	}
+
 	if keep != nil {
 		kept = buf[size : size+copy(buf[size:], keep) : size+len(keep)]
 	}
+
 	return event, kept, deriveType(trimmed), nil
 }
 

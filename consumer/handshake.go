@@ -58,15 +58,18 @@ func (e *handshakeError) status() handshakeStatus {
 	if st, ok := handshakeStatuses[e.Status]; ok {
 		return st
 	}
+
 	if e.Status >= 300 && e.Status < 400 {
 		return handshakeStatus{reconnect.Credential, "redirect",
 			"the endpoint redirected the handshake to " + cmp.Or(e.Location, "another address") +
 				"; streamd never follows a redirect there (the key would go to that host): set STREAMD_ENDPOINT (or STREAMD_REGION) to the proxy's own wss:// address, or fix the load balancer that redirects"}
 	}
+
 	if e.Status >= 500 {
 		return handshakeStatus{reconnect.Transient, "server_error",
 			"the proxy or broker failed (transient on 8x8's side); retrying with backoff"}
 	}
+
 	return handshakeStatus{reconnect.Transient, "handshake", "unexpected handshake status; retrying with backoff"}
 }
 
@@ -115,6 +118,7 @@ func reason(err error) string {
 	case errors.Is(err, context.Canceled):
 		return "stopped"
 	}
+
 	return "connection_lost"
 }
 

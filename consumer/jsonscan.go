@@ -18,10 +18,12 @@ func (m *members) next() (key, val []byte, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, nil, false
 	}
+
 	kEnd := skipString(b, i)
 	if kEnd-1 <= i {
 		return nil, nil, false
 	}
+
 	key = b[i+1 : kEnd-1]
 
 	i = skipSpace(b, kEnd)
@@ -34,7 +36,9 @@ func (m *members) next() (key, val []byte, ok bool) {
 	if i < len(b) && b[i] == ',' {
 		i++
 	}
+
 	m.i = i
+
 	return key, val, true
 }
 
@@ -55,6 +59,7 @@ func fold(key []byte, name string) bool {
 	if len(key) != len(name) {
 		return false
 	}
+
 	for i := range len(key) {
 		a, b := key[i], name[i]
 		if a == b {
@@ -64,6 +69,7 @@ func fold(key []byte, name string) bool {
 			return false
 		}
 	}
+
 	return true
 }
 
@@ -92,6 +98,7 @@ func skipValue(b []byte, i int) int {
 	if i >= len(b) {
 		return i
 	}
+
 	switch b[i] {
 	case '"':
 		return skipString(b, i)
@@ -110,12 +117,15 @@ func skipValue(b []byte, i int) int {
 					return i + 1
 				}
 			}
+
 			i++
 		}
 		return i
 	}
+
 	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
 		i++
 	}
+
 	return i
 }

@@ -15,6 +15,7 @@ func validJSON(b []byte) bool {
 		if i >= len(b) {
 			return false
 		}
+
 		switch c := b[i]; {
 		case c == '{' || c == '[':
 			if len(stack) >= maxJSONDepth {
@@ -46,6 +47,7 @@ func validJSON(b []byte) bool {
 		default:
 			return false
 		}
+
 		if i < 0 {
 			return false
 		}
@@ -72,6 +74,7 @@ func afterValue(b []byte, stack []bool, i int) ([]bool, int, bool) {
 		if len(stack) == 0 || i >= len(b) {
 			return stack, i, false
 		}
+
 		obj := stack[len(stack)-1]
 		switch c := b[i]; {
 		case c == ',':
@@ -134,6 +137,7 @@ func scanString(b []byte, i int) int {
 			}
 		}
 	}
+
 	return -1
 }
 
@@ -147,6 +151,7 @@ func scanNumber(b []byte, i int) int {
 	if b[i] == '-' {
 		i++
 	}
+
 	switch {
 	case i < len(b) && b[i] == '0':
 		i++
@@ -155,6 +160,7 @@ func scanNumber(b []byte, i int) int {
 	default:
 		return -1
 	}
+
 	if i < len(b) && b[i] == '.' {
 		if j := digits(b, i+1); j > i+1 {
 			i = j
@@ -162,17 +168,22 @@ func scanNumber(b []byte, i int) int {
 			return -1
 		}
 	}
+
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
+
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
+
 		j := digits(b, i)
 		if j == i {
 			return -1
 		}
+
 		i = j
 	}
+
 	return i
 }
 

@@ -29,10 +29,12 @@ func ParseMessageID(s string) (MessageID, error) {
 	} else {
 		raw = make([]byte, base64.StdEncoding.DecodedLen(len(s)))
 	}
+
 	n, err := base64.StdEncoding.Decode(raw, []byte(s))
 	if err != nil {
 		return MessageID{}, fmt.Errorf("decode message id %q: %w", s, err)
 	}
+
 	raw = raw[:n]
 	id := MessageID{Partition: -1, BatchIndex: -1}
 	var haveLedger, haveEntry bool
@@ -41,6 +43,7 @@ func ParseMessageID(s string) (MessageID, error) {
 		if n < 0 {
 			return MessageID{}, fmt.Errorf("decode message id %q: %w", s, protowire.ParseError(n))
 		}
+
 		raw = raw[n:]
 		if typ != protowire.VarintType {
 			n = protowire.ConsumeFieldValue(num, typ, raw)
@@ -50,11 +53,14 @@ func ParseMessageID(s string) (MessageID, error) {
 			raw = raw[n:]
 			continue
 		}
+
 		v, n := protowire.ConsumeVarint(raw)
 		if n < 0 {
 			return MessageID{}, fmt.Errorf("decode message id %q: %w", s, protowire.ParseError(n))
 		}
+
 		raw = raw[n:]
+
 		switch num {
 		case 1:
 			id.Ledger, haveLedger = v, true
@@ -68,9 +74,11 @@ func ParseMessageID(s string) (MessageID, error) {
 			id.BatchSize = int32(v)
 		}
 	}
+
 	if !haveLedger || !haveEntry {
 		return MessageID{}, fmt.Errorf("decode message id %q: %w", s, errors.New("missing ledger or entry id"))
 	}
+
 	return id, nil
 }
 

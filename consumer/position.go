@@ -59,17 +59,22 @@ func (t *Topic) loadPosition(ctx context.Context) error {
 	if errors.Is(err, checkpoint.ErrUnavailable) {
 		return fmt.Errorf("load checkpoint of %s: %w", t.name, err)
 	}
+
 	if err != nil {
 		return fmt.Errorf("load checkpoint of %s: %w: %w (move that file or bucket key away to start from STREAMD_START)", t.name, ErrCheckpoint, err)
 	}
+
 	t.tracker = checkpoint.NewTracker(t.opts.Checkpoints, key, t.opts.CheckpointEvery, t.opts.CheckpointInterval,
 		func(at time.Time) { t.opts.Metrics.Checkpointed(t.name, at) })
+
 	t.opts.Metrics.Checkpointed(t.name, time.Now()) // nothing is unsaved yet
 	t.opts.Health.Set(t.checkpointPart(), true, "")
+
 	if ok {
 		t.log.Info("resuming after checkpoint", "message_id", id)
 		t.resume = id
 	}
+
 	return nil
 }
 
@@ -89,10 +94,12 @@ func (t *Topic) startCheckpoints(hard context.Context) (stop func() error) {
 		close(quit)
 		<-done
 		t.saveCheckpoint(hard)
+
 		if err := t.tracker.Flush(hard); err != nil {
 			t.log.Error("cannot write final checkpoint: a restart reads again what was delivered since the last one", "error", err)
 			return fmt.Errorf("write final checkpoint of %s: %w", t.name, err)
 		}
+
 		return nil
 	}
 }
@@ -188,6 +195,7 @@ func (t *Topic) checkpointSaved(err error) {
 
 	h.failures++
 	t.opts.Health.Set(t.checkpointPart(), false, err.Error())
+
 	if now := time.Now(); now.Sub(h.logged) >= checkpointLogEvery {
 		t.log.Error("cannot write checkpoint; will retry (not ready until it works)",
 			"error", err, "failed_attempts", h.failures, "next_log_in", checkpointLogEvery)

@@ -28,10 +28,13 @@ func (s *session) read() {
 			}
 			return
 		}
+
 		t.progressed()
+
 		if !s.framed.Load() {
 			s.framed.Store(true)
 		}
+
 		if s.stop.Err() != nil {
 			continue
 		}
@@ -40,6 +43,7 @@ func (s *session) read() {
 		if !ok {
 			continue
 		}
+
 		it.size = it.bytes()
 		if !s.budget.take(s.connCtx, s.stop, it.size) {
 			if s.connCtx.Err() != nil {
@@ -47,6 +51,7 @@ func (s *session) read() {
 			}
 			continue // graceful stop: forward nothing more
 		}
+
 		t.met.Inflight(int(s.unack.Add(1)))
 
 		select {
@@ -73,18 +78,21 @@ func (s *session) readFrame(buf []byte) (frame []byte, total int64, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
+
 	limit := s.t.cfg.ReadLimit
 	buf = buf[:0]
 	for int64(len(buf)) < limit {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
+
 		room := buf[len(buf):min(int64(cap(buf)), limit)]
 		n, err := r.Read(room)
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return buf, int64(len(buf)), nil
 		}
+
 		if err != nil {
 			return buf, 0, err
 		}
@@ -117,10 +125,12 @@ func (t *Topic) decode(data []byte, total int64) (item, bool) {
 		reason := fmt.Sprintf("frame of %d bytes exceeds the read limit (%d bytes, STREAMD_READ_LIMIT); the dead letter holds its first bytes", total, len(data))
 		return t.unusable(data, salvageID(data), "frame", reason, now), true
 	}
+
 	f, err := decodeFrame(data)
 	if err != nil {
 		return t.unusable(data, frameID(data), "frame", frameReason(data, err), now), true
 	}
+
 	switch {
 	case f.MessageID == "" && len(f.Payload) == 0:
 		t.log.Debug("skipping control frame", "topic", t.name, "frame", truncate(data, 200))
@@ -134,9 +144,11 @@ func (t *Topic) decode(data []byte, total int64) (item, bool) {
 	}
 
 	t.met.Received(f.RedeliveryCount > 0)
+
 	if t.cfg.Mode == ModeReader {
 		t.met.ReaderBehind(t.behind.seen(f.MessageID))
 	}
+
 	payload, props, typ, err := decodePayload(f.Payload, f.Properties)
 	if err != nil {
 		return t.unusable(data, f.MessageID, "payload", err.Error(), now), true
@@ -189,6 +201,7 @@ func frameID(data []byte) string {
 	if !json.Valid(data) || i >= len(data) || data[i] != '{' {
 		return salvageID(data)
 	}
+
 	var id string
 	m := members{b: data, i: i + 1}
 	for key, val, ok := m.next(); ok; key, val, ok = m.next() {
@@ -196,6 +209,7 @@ func frameID(data []byte) string {
 			id = unquote(val[1 : len(val)-1])
 		}
 	}
+
 	return id
 }
 

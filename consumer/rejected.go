@@ -32,6 +32,7 @@ func (t *Topic) deadLetterRejected(ctx context.Context, events []*sink.Event, re
 			return err
 		}
 	}
+
 	return nil
 }
 
@@ -62,10 +63,12 @@ func eventFrame(ev *sink.Event) string {
 		RedeliveryCount int             `json:"redeliveryCount"`
 		Key             string          `json:"key,omitempty"`
 	}{ev.MessageID, ev.Payload, ev.Properties, ev.PublishTime, ev.RedeliveryCount, ev.Key}
+
 	b, err := json.Marshal(f)
 	if err != nil {
 		f.Properties = nil // not valid JSON: keep the rest
 		b, _ = json.Marshal(f)
 	}
+
 	return string(b)
 }

@@ -81,6 +81,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 	t.opts.Metrics.Connected(t.name, true)
 	t.opts.Health.Set(t.part(), true, "connected")
 	t.log.Info("connected", "mode", t.cfg.Mode, "start", t.start())
+
 	if t.opts.OnConnect != nil {
 		t.opts.OnConnect()
 	}
@@ -98,15 +99,18 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 		closing: make(chan struct{}),
 		budget:  budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1), waitBegin: t.waitBegin, waitEnd: t.waitEnd},
 	}
+
 	err = s.run()
 	conn.CloseNow()
 
 	t.connected.Store(false)
 	t.opts.Metrics.Connected(t.name, false)
 	t.met.Inflight(0)
+
 	if stop.Err() == nil {
 		t.opts.Health.Set(t.part(), false, "disconnected: "+err.Error())
 	}
+
 	return err
 }
 
@@ -132,6 +136,7 @@ func (s *session) run() error {
 
 	s.deliver()
 	close(s.closing) // no more pings: the close handshake follows
+
 	if s.connCtx.Err() == nil {
 		// Delivery finished (graceful stop or connection end): say
 		// goodbye properly.
@@ -141,12 +146,15 @@ func (s *session) run() error {
 	s.cancel()
 	<-readDone
 	<-pingDone
+
 	if err := s.result(); err != nil {
 		return err
 	}
+
 	if s.hard.Err() != nil {
 		return s.hard.Err()
 	}
+
 	return context.Canceled
 }
 

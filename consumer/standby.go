@@ -22,6 +22,7 @@ func (s *session) checkStandby(standby bool) bool {
 	if t.cfg.Mode != ModeConsumer || t.cfg.SubscriptionType != "Failover" {
 		return false
 	}
+
 	framed := s.framed.Load()
 	switch {
 	case !standby && !framed && time.Since(s.since) >= t.cfg.standbyAfter():
@@ -35,5 +36,6 @@ func (s *session) checkStandby(standby bool) bool {
 		t.log.Info("active: receiving after standing by")
 		return false
 	}
+
 	return standby
 }

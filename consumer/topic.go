@@ -74,12 +74,15 @@ type Topic struct {
 // NewTopic prepares a topic stream; Run starts it.
 func NewTopic(cfg Config, opts Options) *Topic {
 	cfg.defaults()
+
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = 1000
 	}
+
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = time.Second
 	}
@@ -91,9 +94,11 @@ func NewTopic(cfg Config, opts Options) *Topic {
 		fullTopic: cfg.FullTopic(),
 		red:       redact.New(cfg.Credential),
 	}
+
 	t.log = opts.Logger.With("topic", t.name)
 	opts.Metrics.InitTopic(t.name, reconnectReasons(), knownStatuses)
 	t.met = opts.Metrics.Topic(t.name)
+
 	return t
 }
 
@@ -166,6 +171,7 @@ func (t *Topic) Run(ctx, hard context.Context) error {
 	if hard.Err() != nil {
 		return hard.Err()
 	}
+
 	return err
 }
 

@@ -26,15 +26,18 @@ func (s *session) writeAcks(b ackBatch) {
 		if !alive {
 			break
 		}
+
 		s.ackBuf = appendAck(s.ackBuf[:0], id)
 		if err := s.conn.Write(context.Background(), websocket.MessageText, s.ackBuf); err != nil {
 			alive = false
 			s.fail(t.red.Error(fmt.Errorf("write ack: %w", err)))
 		}
 	}
+
 	s.acking.Store(0)
 
 	t.met.Inflight(int(s.unack.Add(-int64(b.frames))))
+
 	if alive {
 		// Counted once the acks are on the wire, not before, and only the
 		// acks sent: a frame without an ackable id is not one.
@@ -71,26 +74,31 @@ func (s *session) ping(closing <-chan struct{}) {
 		ctx, cancel := context.WithTimeout(s.connCtx, s.t.cfg.PingTimeout)
 		err := s.conn.Ping(ctx)
 		cancel()
+
 		select {
 		case <-closing:
 			return // the close handshake, not the peer, ended the ping
 		default:
 		}
+
 		if since := s.acking.Load(); err != nil && since != 0 && since <= started && s.connCtx.Err() == nil {
 			// An ack write blocked since before the ping, and the ping
 			// waited behind it: the peer stopped reading.
 			s.fail(fmt.Errorf("ping after %s behind a blocked ack write: %w", s.t.cfg.PingTimeout, errPingTimeout))
 			return
 		}
+
 		if now := s.budget.paused(); now != paused || now%2 == 1 {
 			// The reader was parked by the byte budget, not reading
 			// the pong: the sinks are slow, the peer is not to blame.
 			continue
 		}
+
 		if err != nil && s.connCtx.Err() == nil {
 			s.fail(fmt.Errorf("ping after %s: %w", s.t.cfg.PingTimeout, errPingTimeout))
 			return
 		}
+
 		if err == nil {
 			s.t.progressed()
 		}

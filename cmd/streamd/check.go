@@ -25,26 +25,33 @@ func (m *Main) check(ctx context.Context, _ []string, _ <-chan os.Signal) error 
 	if err != nil {
 		return err
 	}
+
 	r := &report{w: m.Stdout, ok: true, redact: c.redact}
 	fmt.Fprintf(r.w, "configuration  ok    tenant %s, %s mode, %s auth, credential: %s\n", c.Tenant, c.Mode, c.Auth, c.credKind)
 	if c.regionNote != "" {
 		r.note("region: " + c.regionNote)
 	}
+
 	for _, w := range c.warnings {
 		r.note("warning: " + w)
 	}
+
 	for _, ref := range c.topics {
 		r.topic(ctx, c, ref)
 	}
+
 	for _, name := range c.Sinks {
 		r.sink(ctx, c, name)
 	}
+
 	r.checkpoints(ctx, c)
 	r.stateDir(c.StateDir)
 	r.path("dead letters  ", c.DeadLetterPath, probeFile(c.DeadLetterPath, true))
+
 	if !r.ok {
 		return reported(errCheckFailed)
 	}
+
 	return nil
 }
 

@@ -45,6 +45,7 @@ func (r *report) topic(ctx context.Context, c *Config, ref topicRef) {
 		}
 		return
 	}
+
 	took := time.Since(began).Round(time.Millisecond)
 	n, err := countMessages(ctx, conn)
 	_ = conn.Close(websocket.StatusNormalClosure, "")
@@ -53,11 +54,14 @@ func (r *report) topic(ctx context.Context, c *Config, ref topicRef) {
 	if n == countLimit {
 		held = fmt.Sprintf("at least %d messages from earliest", n)
 	}
+
 	r.line("topic %-8s %s  %s: reader handshake 101 in %s; %s", ref, r.mark(true), u, took, held)
 	r.note(probedWhat(c))
+
 	if err != nil {
 		r.note("the proxy ended the count early: " + err.Error())
 	}
+
 	if n == 0 {
 		r.note("warning: the topic holds no messages from earliest. 8x8 documents that a wrong region " +
 			"authenticates fine and then delivers nothing: check STREAMD_REGION against your Contact Center " +
@@ -92,6 +96,7 @@ func countMessages(ctx context.Context, conn *websocket.Conn) (int, error) {
 			}
 			return n, fmt.Errorf("read: %w", err)
 		}
+
 		var f struct {
 			MessageID string `json:"messageId"`
 		}
@@ -99,6 +104,7 @@ func countMessages(ctx context.Context, conn *websocket.Conn) (int, error) {
 			n++
 		}
 	}
+
 	return n, nil
 }
 
@@ -131,13 +137,16 @@ func probeDir(dir string) probe {
 	case !os.IsNotExist(err):
 		return probe{err: err}
 	}
+
 	anc, err := existingAncestor(dir)
 	if err != nil {
 		return probe{err: err}
 	}
+
 	if err := writable(anc); err != nil {
 		return probe{err: fmt.Errorf("missing, and cannot be created in %s: %w", anc, err)}
 	}
+
 	return probe{note: "missing; run creates it in " + anc}
 }
 
@@ -151,22 +160,29 @@ func probeFile(path string, mkdir bool) probe {
 		if fi.IsDir() {
 			return probe{err: errors.New("is a directory")}
 		}
+
 		if fi.Mode().Type() == os.ModeNamedPipe {
 			return probeFIFO(path)
 		}
+
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return probe{err: err}
 		}
+
 		_ = f.Close()
+
 		if !fi.Mode().IsRegular() {
 			return probe{note: "exists, a special file (" + fi.Mode().Type().String() + "), appendable"}
 		}
+
 		return probe{note: fmt.Sprintf("exists, %d bytes, appendable", fi.Size())}
 	}
+
 	if !os.IsNotExist(err) {
 		return probe{err: err}
 	}
+
 	dir := filepath.Dir(path)
 	if mkdir {
 		if p := probeDir(dir); p.err != nil {
@@ -174,6 +190,7 @@ func probeFile(path string, mkdir bool) probe {
 		}
 		return probe{note: "missing; run creates it"}
 	}
+
 	di, err := os.Stat(dir)
 	switch {
 	case err != nil && os.IsNotExist(err):
@@ -183,9 +200,11 @@ func probeFile(path string, mkdir bool) probe {
 	case !di.IsDir():
 		return probe{err: fmt.Errorf("%s is not a directory", dir)}
 	}
+
 	if err := writable(dir); err != nil {
 		return probe{err: fmt.Errorf("directory %s: %w", dir, err)}
 	}
+
 	return probe{note: "missing; run creates it"}
 }
 
@@ -219,6 +238,7 @@ func existingAncestor(dir string) (string, error) {
 			}
 			return d, nil
 		}
+
 		if !os.IsNotExist(err) || d == filepath.Dir(d) {
 			return "", err
 		}

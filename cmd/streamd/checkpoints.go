@@ -29,12 +29,15 @@ func (c *Config) validateCheckpointStore() error {
 	default:
 		return badVar("CHECKPOINT_STORE", c.CheckpointStore, "want file or nats")
 	}
+
 	if !bucketName.MatchString(c.CheckpointBucket) {
 		return badVar("CHECKPOINT_BUCKET", c.CheckpointBucket, "want a bucket name of letters, digits, - and _")
 	}
+
 	if c.CheckpointReplicas < 1 || c.CheckpointReplicas > 5 {
 		return badVar("CHECKPOINT_REPLICAS", itoa(c.CheckpointReplicas), "want 1..5")
 	}
+
 	return c.validateNATSURL()
 }
 
@@ -55,6 +58,7 @@ func openCheckpoints(ctx context.Context, c *Config, log *slog.Logger) (*checkpo
 		}
 		return &checkpointStore{backend: s, close: func() {}}, nil
 	}
+
 	if c.Mode != string(consumer.ModeReader) {
 		return &checkpointStore{close: func() {}}, nil
 	}
@@ -63,11 +67,13 @@ func openCheckpoints(ctx context.Context, c *Config, log *slog.Logger) (*checkpo
 	if err != nil {
 		return nil, fmt.Errorf("open checkpoint store: %w", err)
 	}
+
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("open checkpoint store: %w", err)
 	}
+
 	const openTimeout = 30 * time.Second
 	octx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
@@ -85,7 +91,9 @@ func openCheckpoints(ctx context.Context, c *Config, log *slog.Logger) (*checkpo
 		nc.Close()
 		return nil, fmt.Errorf("open checkpoint store (STREAMD_CHECKPOINT_BUCKET, STREAMD_NATS_URL): %w", err)
 	}
+
 	log.Info("reader checkpoints in a NATS key-value bucket", "bucket", kv.Bucket(), "server", nc.ConnectedUrlRedacted())
+
 	return &checkpointStore{backend: kv, close: nc.Close}, nil
 }
 
@@ -124,25 +132,31 @@ func probeCheckpointBucket(ctx context.Context, c *Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
+
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return "", err
 	}
+
 	kv, err := js.KeyValue(ctx, c.CheckpointBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return fmt.Sprintf(": missing; run creates it with %d replicas", c.CheckpointReplicas), nil
 	}
+
 	if err != nil {
 		return "", fmt.Errorf("look up bucket: %w", err)
 	}
+
 	st, err := kv.Status(ctx)
 	if err != nil {
 		return "", fmt.Errorf("read bucket status: %w", err)
 	}
+
 	replicas := 0
 	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
 		replicas = bs.StreamInfo().Config.Replicas
 	}
+
 	return fmt.Sprintf(": exists, %d replicas, %d stored values", replicas, st.Values()), nil
 }

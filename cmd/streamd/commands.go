@@ -116,6 +116,7 @@ func (m *Main) Run(ctx context.Context, args []string, signals <-chan os.Signal)
 	if len(args) > 0 {
 		name, args = args[0], args[1:]
 	}
+
 	cmd, ok := m.lookup(name)
 	if !ok {
 		return &usageError{msg: fmt.Sprintf("unknown command %q", name), usage: m.help}
@@ -136,6 +137,7 @@ func (m *Main) Run(ctx context.Context, args []string, signals <-chan os.Signal)
 	case cmd.args == "" && fs.NArg() > 0:
 		return &usageError{msg: fmt.Sprintf("%s: unexpected argument %q", cmd.name, fs.Arg(0)), usage: usage}
 	}
+
 	return act(ctx, fs.Args(), signals)
 }
 
@@ -164,6 +166,7 @@ func (m *Main) helpCommand(_ context.Context, args []string, _ <-chan os.Signal)
 		m.commandHelp(m.Stdout, cmd, fs)
 		return nil
 	}
+
 	return &usageError{msg: fmt.Sprintf("help: unexpected argument %q", args[1]), usage: m.help}
 }
 
@@ -174,6 +177,7 @@ func (m *Main) commandHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
 	if cmd.args != "" {
 		synopsis += " " + cmd.args
 	}
+
 	fmt.Fprintf(w, "%s\n\n%s\n", synopsis, cmd.help)
 
 	fmt.Fprintln(w, "\nFlags:")
@@ -185,10 +189,12 @@ func (m *Main) commandHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
 		fmt.Fprint(w, "\nConfiguration comes from environment variables (see config.example.env):\n\n")
 		printVars(w, envVars())
 	}
+
 	if cmd.name == "emulate" {
 		fmt.Fprint(w, "\nIt reads these environment variables:\n\n")
 		printVars(w, emulatorVars())
 	}
+
 	fmt.Fprintln(w, "\nExit status: 0 ok, 1 failure, 2 usage error (unknown command or flag), 78 invalid configuration or flag value.")
 }
 
@@ -200,10 +206,12 @@ Usage: streamd [command] [flags]
 
 Commands:
 `)
+
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range m.commands() {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
 	}
+
 	_ = tw.Flush()
 	fmt.Fprint(w, "\n`streamd help <command>` or `streamd <command> -help` describes one command.\n")
 
@@ -234,9 +242,11 @@ func (m *Main) runDaemon(ctx context.Context, signals <-chan os.Signal, override
 	if err != nil {
 		return err
 	}
+
 	if err := refuseJournalStdout(c, m.Stdout, m.Getenv); err != nil {
 		return err
 	}
+
 	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel, c.secrets()...)
 	c.logDerived(log)
 	d, err := newDaemon(ctx, c, log, m.Stdout)
@@ -248,7 +258,9 @@ func (m *Main) runDaemon(ctx context.Context, signals <-chan os.Signal, override
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
+
 	log.Info("streamd stopped", "exit", exitCode(err))
+
 	return err
 }
 

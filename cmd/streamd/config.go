@@ -120,19 +120,24 @@ func loadConfig(getenv func(string) string, environ []string, override func(*Con
 	if err := checkNames(environ); err != nil {
 		return nil, err
 	}
+
 	var c Config
 	if err := processEnv(&c); err != nil {
 		return nil, err
 	}
+
 	if override != nil {
 		override(&c)
 	}
+
 	d, err := c.validate(getenv)
 	if err != nil {
 		return nil, err
 	}
+
 	c.derived = d
 	c.fillDefaults(getenv)
+
 	return &c, nil
 }
 
@@ -145,6 +150,7 @@ func processEnv(spec any) error {
 	if err == nil {
 		return nil
 	}
+
 	var pe *envconfig.ParseError
 	if errors.As(err, &pe) {
 		val := redact.Value(pe.Value)
@@ -153,6 +159,7 @@ func processEnv(spec any) error {
 		}
 		return &configError{msg: fmt.Sprintf("invalid configuration: %s=%q: cannot parse as %s", pe.KeyName, val, pe.TypeName)}
 	}
+
 	return &configError{msg: "invalid configuration: " + redact.String(err.Error())}
 }
 

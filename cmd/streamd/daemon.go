@@ -92,11 +92,13 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 		health: health.New(),
 		notify: sdnotify.New(),
 	}
+
 	d.met = metrics.New(d.reg)
 	d.met.NotifyDropped(d.notify.Dropped)
 	d.met.Instance(c.Instance)
 	d.abortCtx, d.cancelAbort = context.WithCancel(ctx)
 	d.drainCtx, d.cancelDrain = context.WithCancel(d.abortCtx)
+
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -106,15 +108,18 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 	if d.lock, err = lockStateDir(c.StateDir); err != nil {
 		return nil, err
 	}
+
 	d.store, err = openCheckpoints(ctx, c, log)
 	var cfgErr *configError
 	if err != nil && !errors.As(err, &cfgErr) {
 		log.Error("cannot open the checkpoint store", "error", err)
 		return nil, reported(err)
 	}
+
 	if err != nil {
 		return nil, err
 	}
+
 	d.dl, err = deadletter.OpenWith(c.DeadLetterPath, deadletter.Options{
 		Health: d.health,
 		Logger: log,
@@ -135,6 +140,7 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 		log.Error("cannot open sinks", "error", err)
 		return nil, reported(err)
 	}
+
 	if err := d.listen(); err != nil {
 		return nil, err
 	}
@@ -144,6 +150,7 @@ func newDaemon(ctx context.Context, c *Config, log *slog.Logger, stdout io.Write
 		d.topics, d.live = append(d.topics, t), append(d.live, t)
 		d.health.Set("topic "+ref.String(), false, "connecting")
 	}
+
 	return d, nil
 }
 
@@ -152,16 +159,19 @@ func (d *daemon) listen() error {
 	if d.cfg.HTTPAddr == "" {
 		return nil
 	}
+
 	srv := httpserver.New(d.cfg.HTTPAddr, d.reg, d.health, d.log)
 	ctx, cancel := context.WithCancel(d.abortCtx)
 	if err := srv.Listen(ctx); err != nil {
 		cancel()
 		return badVar("HTTP_ADDR", d.cfg.HTTPAddr, "cannot listen: "+err.Error())
 	}
+
 	d.stopHTTP = cancel
 	d.httpDone = make(chan error, 1)
 	go func() { d.httpDone <- srv.Run(ctx) }()
 	d.log.Info("serving metrics and health", "addr", srv.Addr())
+
 	return nil
 }
 
@@ -201,6 +211,7 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 	for _, t := range d.topics {
 		go func() { d.results <- t.Run(d.drainCtx, d.abortCtx) }()
 	}
+
 	c := d.cfg
 	bi := buildinfo.Read()
 	d.log.Info("streamd started", "version", bi.Version, "revision", bi.Revision, "instance", c.Instance,
@@ -231,6 +242,7 @@ func (d *daemon) Run(signals <-chan os.Signal) error {
 			return reported(d.err)
 		}
 	}
+
 	return reported(d.err)
 }
 
@@ -322,18 +334,23 @@ func (d *daemon) tick(now time.Time) {
 	if d.drainCtx.Err() == nil {
 		stuck = stalled(d.live, now, stallBound(d.cfg.PingInterval, d.cfg.PingTimeout))
 	}
+
 	d.health.SetStalled(stuck)
+
 	if len(stuck) > 0 && !d.stuck {
 		d.log.Error("a topic session is stalled: /healthz answers 503 and the systemd watchdog is no longer fed",
 			"stalled", stuck)
 	}
+
 	if len(stuck) == 0 && d.stuck {
 		d.log.Info("stalled topics moved again")
 	}
+
 	d.stuck = len(stuck) > 0
 	if !d.stuck {
 		_ = d.notify.Watchdog()
 	}
+
 	d.observeStatus(now)
 }
 
@@ -353,6 +370,7 @@ func (d *daemon) Close() error {
 	if d.abortCtx.Err() != nil {
 		timeout = abortGrace
 	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
@@ -369,13 +387,17 @@ func (d *daemon) Close() error {
 			d.log.Error("closing dead-letter file", "error", derr)
 		}
 	}
+
 	if d.store != nil {
 		d.store.close()
 	}
+
 	d.cancelAbort()
+
 	if lerr := d.lock.Release(); lerr != nil {
 		d.log.Error("releasing the state directory lock", "error", lerr)
 	}
+
 	return err
 }
 

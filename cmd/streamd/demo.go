@@ -20,10 +20,12 @@ func (m *Main) demo(ctx context.Context, _ []string, signals <-chan os.Signal) e
 	if err != nil {
 		return err
 	}
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("start emulator: %w", err)
 	}
+
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	emu, done := startEmulator(ectx, ln, emulatorOptions{
@@ -33,6 +35,7 @@ func (m *Main) demo(ctx context.Context, _ []string, signals <-chan os.Signal) e
 		retain:    ec.Retain,
 		retainFor: ec.RetainFor,
 	})
+
 	defer func() { cancel(); <-done }()
 	// A short backlog so events appear at once.
 	g := pulsartest.NewGenerator("demo", time.Now().UnixNano())
@@ -41,11 +44,14 @@ func (m *Main) demo(ctx context.Context, _ []string, signals <-chan os.Signal) e
 		ev, typ := g.Next()
 		emu.PublishEvent("demo", ev, typ)
 	}
+
 	state, err := os.MkdirTemp("", "streamd-demo-")
 	if err != nil {
 		return fmt.Errorf("demo state dir: %w", err)
 	}
+
 	defer os.RemoveAll(state)
+
 	return m.runDaemon(ctx, signals, func(c *Config) {
 		c.Endpoint, c.Region = "ws://"+ln.Addr().String(), ""
 		c.Tenant, c.APIKey, c.APIKeyFile = "demo", demoKey, ""

@@ -58,6 +58,7 @@ func loadEmulatorConfig() (emulatorConfig, error) {
 	if err := processEnv(&ec); err != nil {
 		return ec, err
 	}
+
 	switch {
 	case ec.Rate < 0:
 		return ec, badVar("EMULATOR_RATE", fmt.Sprint(ec.Rate), "must not be negative")
@@ -66,6 +67,7 @@ func loadEmulatorConfig() (emulatorConfig, error) {
 	case ec.RetainFor < 0:
 		return ec, badVar("EMULATOR_RETAIN_FOR", ec.RetainFor.String(), "must not be negative")
 	}
+
 	return ec, nil
 }
 
@@ -75,16 +77,19 @@ func (m *Main) emulate(ctx context.Context, _ []string, signals <-chan os.Signal
 	if err != nil {
 		return err
 	}
+
 	sec, err := secretVar{name: "API_KEY", value: ec.APIKey, file: ec.APIKeyFile, cred: "api_key"}.load(m.Getenv)
 	if err != nil {
 		return err
 	}
+
 	key := sec.value
 	if key != "" {
 		if _, err := credentialKind(sec); err != nil {
 			return err
 		}
 	}
+
 	log := newLogger(m.Stderr, ec.LogFmt, ec.LogLevel)
 	ln, err := net.Listen("tcp", ec.Addr)
 	if err != nil {
@@ -100,25 +105,32 @@ func (m *Main) emulate(ctx context.Context, _ []string, signals <-chan os.Signal
 		retainFor: ec.RetainFor,
 		log:       log,
 	})
+
 	keyFrom := "any key accepted"
 	if key != "" {
 		keyFrom = "STREAMD_" + sec.source
 	}
+
 	log.Info("emulating 8x8's event streaming proxy",
 		"url", fmt.Sprintf("ws://%s/ws/v2/reader/persistent/%s/event-v1/all", ln.Addr(), ec.Tenant),
 		"tenant", ec.Tenant, "rate", ec.Rate, "key", keyFrom,
 		"retain", ec.Retain, "retain_for", ec.RetainFor.String())
+
 	for sig := range signals {
 		if sig != syscall.SIGHUP {
 			break
 		}
 	}
+
 	cancel()
+
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("emulator", "error", err)
 		return reported(fmt.Errorf("run emulator: %w", err))
 	}
+
 	log.Info("emulator stopped")
+
 	return nil
 }
 
@@ -146,6 +158,7 @@ func startEmulator(ctx context.Context, ln net.Listener, o emulatorOptions) (*pu
 	if o.key != "" {
 		cfg.Keys = []string{o.key}
 	}
+
 	emu := pulsartest.New(cfg)
 	done := make(chan error, 1)
 	go func() {
@@ -159,11 +172,15 @@ func startEmulator(ctx context.Context, ln net.Listener, o emulatorOptions) (*pu
 				_ = emu.Produce(ctx, o.tenant, g, o.rate)
 			}()
 		}
+
 		err := emu.Serve(ctx, ln)
+
 		if produced != nil {
 			<-produced
 		}
+
 		done <- err
 	}()
+
 	return emu, done
 }

@@ -28,6 +28,7 @@ func newLogger(w io.Writer, format, level string, secrets ...string) *slog.Logge
 			ReplaceAttr: replace,
 		}))
 	}
+
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level:       lvl,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr { return durationString(groups, replace(groups, a)) },
@@ -50,6 +51,7 @@ func redactAttr(r redact.Redactor, secrets bool) func([]string, slog.Attr) slog.
 				return slog.String(a.Key, r.String(err.Error()))
 			}
 		}
+
 		return a
 	}
 }

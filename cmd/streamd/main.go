@@ -72,17 +72,20 @@ func (m *Main) exitStatus(err error) int {
 	if err == nil {
 		return exitOK
 	}
+
 	var re *reportedError
 	if !errors.As(err, &re) {
 		// The whole text, redacted once more: no URL userinfo leaves
 		// whatever produced the error.
 		fmt.Fprintln(m.Stderr, "streamd:", redact.String(err.Error()))
 	}
+
 	var ue *usageError
 	if errors.As(err, &ue) && ue.usage != nil {
 		fmt.Fprintln(m.Stderr)
 		ue.usage(m.Stderr)
 	}
+
 	return exitCode(err)
 }
 
@@ -105,6 +108,7 @@ func exitCode(err error) int {
 	case errors.As(err, &ce), errors.Is(err, consumer.ErrCheckpoint):
 		return exitConfig
 	}
+
 	return exitFail
 }
 

@@ -39,12 +39,15 @@ func checkNames(environ []string) error {
 		if !strings.HasPrefix(name, "STREAMD_") || strings.HasPrefix(name, ciPrefix) || slices.Contains(known, name) {
 			continue
 		}
+
 		msg := fmt.Sprintf("invalid configuration: unknown variable %s", name)
 		if near := closest(name, known); near != "" {
 			msg += "; did you mean " + near + "?"
 		}
+
 		return &configError{msg: msg + " (`streamd help` lists every variable)"}
 	}
+
 	return nil
 }
 

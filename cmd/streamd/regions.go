@@ -45,14 +45,18 @@ func resolveRegion(name string) (endpoint, note string, err error) {
 			}
 			cluster = key
 		}
+
 		if r.host == "" {
 			return "", "", badVar("REGION", name, pendingMsg(r, cluster))
 		}
+
 		if cluster != "" {
 			note = fmt.Sprintf("Contact Center cluster %s is served by 8x8 region %s (%s)", cluster, r.names[0], r.host)
 		}
+
 		return "wss://" + r.host, note, nil
 	}
+
 	return "", "", badVar("REGION", name, "want an 8x8 region (UK3, US1, US2) or your Contact Center cluster "+
 		"(the NA7 in vcc-na7.8x8.com, see Configuration Manager); or set STREAMD_ENDPOINT")
 }
@@ -71,17 +75,20 @@ func (r region) serves(key string) bool {
 	if !ok {
 		return false
 	}
+
 	for _, c := range r.clusters {
 		lo, hi, isRange := strings.Cut(c, "-")
 		if !isRange {
 			hi = lo
 		}
+
 		lp, ln, _ := splitCluster(lo)
 		_, hn, _ := splitCluster(hi)
 		if prefix == lp && num >= ln && num <= hn {
 			return true
 		}
 	}
+
 	return false
 }
 

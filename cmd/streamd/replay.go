@@ -75,6 +75,7 @@ func (m *Main) setupReplay(fs *flag.FlagSet) action {
 	fs.StringVar(&f.deadLetter, "dead-letter", "", "also append undecodable messages to this `file`")
 	fs.StringVar(&f.idle, "idle", replay.DefaultIdle.String(), "`duration` of silence, after the -until time, that means caught up")
 	fs.StringVar(&f.progress, "progress", "auto", "`auto` (a bar on a terminal, else log lines), bar, log or off")
+
 	return func(ctx context.Context, _ []string, signals <-chan os.Signal) error {
 		return m.replay(ctx, f, signals)
 	}
@@ -103,6 +104,7 @@ func (f *replayFlags) plan(now time.Time) (replayPlan, error) {
 		}
 		p.rg.Since, p.sinceLabel = t, f.since
 	}
+
 	if f.until != "" {
 		t, id, err := replay.ParseUntil(f.until, now)
 		if err != nil {
@@ -110,14 +112,18 @@ func (f *replayFlags) plan(now time.Time) (replayPlan, error) {
 		}
 		p.rg.Until, p.rg.UntilID = t, id
 	}
+
 	if err := p.rg.Validate(); err != nil {
 		return p, &configError{msg: "invalid flags: streamd replay: " + err.Error()}
 	}
+
 	d, err := time.ParseDuration(f.idle)
 	if err != nil || d <= 0 {
 		return p, badFlag("replay", "idle", f.idle, "want a positive duration such as 10s")
 	}
+
 	p.idle = d
+
 	return p, f.check()
 }
 
@@ -126,14 +132,17 @@ func (f *replayFlags) check() error {
 	if !slices.Contains([]string{"auto", "bar", "log", "off"}, f.progress) {
 		return badFlag("replay", "progress", f.progress, "want auto, bar, log or off")
 	}
+
 	for _, s := range f.sinks {
 		if !slices.Contains([]string{"stdout", "file", "nats"}, s) {
 			return badFlag("replay", "sinks", f.sinks.String(), "want stdout, file or nats")
 		}
 	}
+
 	if err := checkTopics("replay", f.topics); err != nil {
 		return err
 	}
+
 	return checkTypes("replay", f.types)
 }
 
@@ -165,10 +174,12 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 	if err != nil {
 		return err
 	}
+
 	c, err := loadConfig(m.Getenv, m.environ(), f.override)
 	if err != nil {
 		return err
 	}
+
 	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel, c.secrets()...)
 	c.logDerived(log)
 
@@ -184,6 +195,7 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 	if err != nil {
 		return err
 	}
+
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
@@ -191,6 +203,7 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 			log.Error("closing sinks", "error", cerr)
 		}
 	}()
+
 	var dl *deadletter.Writer
 	if f.deadLetter != "" {
 		if dl, err = deadletter.Open(f.deadLetter); err != nil {
@@ -205,10 +218,12 @@ func (m *Main) replay(ctx context.Context, f *replayFlags, signals <-chan os.Sig
 		if dl != nil {
 			cfg.DeadLetter = dl
 		}
+
 		if err := m.replayTopic(drainCtx, abortCtx, cfg, f.progress, log); err != nil {
 			return err
 		}
 	}
+
 	return nil
 }
 
@@ -235,16 +250,21 @@ func (m *Main) replayTopic(drainCtx, abortCtx context.Context, cfg replay.Config
 	res, err := r.Run(drainCtx, abortCtx)
 	stopWatch()
 	<-watched
+
 	if bar != nil {
 		bar.Finish(r.Progress())
 	}
+
 	logResult(log, name, res, err)
+
 	if errors.Is(err, context.Canceled) {
 		err = errors.New("interrupted")
 	}
+
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+
 	return nil
 }
 
@@ -255,12 +275,15 @@ func logResult(log *slog.Logger, topic string, res replay.Result, err error) {
 	if res.First != "" {
 		attrs = append(attrs, "first_message_id", res.First, "last_message_id", res.Last)
 	}
+
 	if !res.Position.IsZero() {
 		attrs = append(attrs, "position", res.Position.UTC().Format(time.RFC3339Nano))
 	}
+
 	if err != nil {
 		log.Warn("replay stopped early", attrs...)
 		return
 	}
+
 	log.Info("replay finished: "+res.Stop, attrs...)
 }

@@ -28,6 +28,7 @@ func (d *daemon) openSinks(out io.Writer) (*outputs, error) {
 		o       outputs
 		targets []sink.Target
 	)
+
 	fail := func(err error) (*outputs, error) {
 		for _, t := range targets {
 			_ = t.Sink.Close(d.abortCtx)
@@ -41,12 +42,14 @@ func (d *daemon) openSinks(out io.Writer) (*outputs, error) {
 		}
 		targets = append(targets, t)
 	}
+
 	o.fanout = sink.NewFanout(sink.FanoutConfig{
 		Targets: targets,
 		Metrics: d.met,
 		Health:  d.health,
 		Logger:  d.log,
 	})
+
 	return &o, nil
 }
 
@@ -88,6 +91,7 @@ func (d *daemon) openSink(name string, out io.Writer, o *outputs) (sink.Target, 
 	default:
 		return t, errors.New("unknown sink " + name)
 	}
+
 	return t, nil
 }
 

@@ -39,14 +39,17 @@ func stalled(topics []liveTopic, now time.Time, bound time.Duration) []string {
 		if !t.Connected() || t.Waiting() {
 			continue
 		}
+
 		last := t.Progress()
 		if last.IsZero() {
 			continue
 		}
+
 		if age := now.Sub(last); age > bound {
 			out = append(out, fmt.Sprintf("topic %s: connected but no frame, ack or pong for %s (bound %s)",
 				t.Name(), age.Round(time.Second), bound))
 		}
 	}
+
 	return out
 }

@@ -48,12 +48,15 @@ func (f *tailFlags) check(now time.Time) (time.Time, error) {
 		}
 		since = t
 	}
+
 	if !slices.Contains([]string{"auto", "always", "never"}, f.color) {
 		return since, badFlag("tail", "color", f.color, "want auto, always or never")
 	}
+
 	if err := checkTopics("tail", f.topics); err != nil {
 		return since, err
 	}
+
 	return since, checkTypes("tail", f.types)
 }
 
@@ -63,6 +66,7 @@ func (m *Main) tail(ctx context.Context, f *tailFlags, signals <-chan os.Signal)
 	if err != nil {
 		return err
 	}
+
 	c, err := loadConfig(m.Getenv, m.environ(), func(c *Config) {
 		if len(f.topics) > 0 {
 			c.Topics = f.topics
@@ -71,6 +75,7 @@ func (m *Main) tail(ctx context.Context, f *tailFlags, signals <-chan os.Signal)
 	if err != nil {
 		return err
 	}
+
 	log := newLogger(m.Stderr, c.LogFormat, c.LogLevel, c.secrets()...)
 	c.logDerived(log)
 

@@ -35,33 +35,43 @@ func (c *Config) validate(getenv func(string) string) (derived, error) {
 	if err := c.validateTenant(); err != nil {
 		return derived{}, err
 	}
+
 	if err := c.loadSecrets(getenv, &d); err != nil {
 		return derived{}, err
 	}
+
 	if d.endpoint, d.regionNote, err = c.validateEndpoint(); err != nil {
 		return derived{}, err
 	}
+
 	if d.topics, err = c.validateStream(d.apiKey); err != nil {
 		return derived{}, err
 	}
+
 	if d.format, err = c.validateSinks(); err != nil {
 		return derived{}, err
 	}
+
 	if err := c.validateHTTPAddr(); err != nil {
 		return derived{}, err
 	}
+
 	if err := c.validateLogging(); err != nil {
 		return derived{}, err
 	}
+
 	if err := c.validateBounds(); err != nil {
 		return derived{}, err
 	}
+
 	if err := c.validateCheckpointStore(); err != nil {
 		return derived{}, err
 	}
+
 	if err := c.validateInstance(); err != nil {
 		return derived{}, err
 	}
+
 	return d, nil
 }
 
@@ -132,13 +142,16 @@ func (c *Config) validateStream(key string) ([]topicRef, error) {
 	if c.Namespace == "" || strings.ContainsAny(c.Namespace, "/?# ") {
 		return nil, badVar("NAMESPACE", c.Namespace, "must be a namespace name such as event-v1")
 	}
+
 	topics, err := c.parseTopics()
 	if err != nil {
 		return nil, err
 	}
+
 	if err := c.validateMode(); err != nil {
 		return nil, err
 	}
+
 	if err := c.validateStart(); err != nil {
 		return nil, err
 	}
@@ -152,9 +165,11 @@ func (c *Config) validateStream(key string) ([]topicRef, error) {
 	default:
 		return nil, badVar("AUTH", c.Auth, "want header, query or basic")
 	}
+
 	if c.ReceiverQueueSize < 1 || c.ReceiverQueueSize > 1000 {
 		return nil, badVar("RECEIVER_QUEUE_SIZE", itoa(c.ReceiverQueueSize), "want 1..1000")
 	}
+
 	return topics, nil
 }
 
@@ -165,13 +180,16 @@ func (c *Config) validateMode() error {
 	default:
 		return badVar("MODE", c.Mode, "want reader or consumer")
 	}
+
 	if c.Mode == string(consumer.ModeConsumer) && (c.Subscription == "" || strings.ContainsAny(c.Subscription, "/?# ")) {
 		return badVar("SUBSCRIPTION", c.Subscription, "must be a non-empty name without / ? # or spaces")
 	}
+
 	switch c.SubscriptionType {
 	case "Exclusive", "Failover", "Shared", "Key_Shared":
 		return nil
 	}
+
 	return badVar("SUBSCRIPTION_TYPE", c.SubscriptionType, "want Exclusive, Failover, Shared or Key_Shared")
 }
 
@@ -231,9 +249,11 @@ func (c *Config) parseTopics() ([]topicRef, error) {
 		if !ok {
 			ns, topic = c.Namespace, s
 		}
+
 		if ns == "" || topic == "" || strings.ContainsAny(topic, "/?# ") {
 			return nil, badVar("TOPICS", strings.Join(c.Topics, ","), "entry "+strconvQuote(raw)+" is not topic or namespace/topic")
 		}
+
 		ref := topicRef{
 			namespace: ns,
 			topic:     topic,
@@ -241,11 +261,14 @@ func (c *Config) parseTopics() ([]topicRef, error) {
 		if seen[ref.String()] {
 			return nil, badVar("TOPICS", strings.Join(c.Topics, ","), "topic "+ref.String()+" is listed twice")
 		}
+
 		seen[ref.String()] = true
 		topics = append(topics, ref)
 	}
+
 	if len(topics) == 0 {
 		return nil, badVar("TOPICS", "", "at least one topic is required")
 	}
+
 	return topics, nil
 }

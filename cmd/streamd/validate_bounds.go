@@ -46,9 +46,11 @@ func (c *Config) validateBounds() error {
 			return err
 		}
 	}
+
 	if c.ReconnectMax < c.ReconnectMin {
 		return badVar("RECONNECT_MAX", c.ReconnectMax.String(), "must not be below STREAMD_RECONNECT_MIN")
 	}
+
 	for _, b := range []intBound{
 		{"READ_LIMIT", c.ReadLimit, 1 << 16, 256 << 20, false},
 		{"INFLIGHT_BYTES", c.InflightBytes, 1 << 20, 16 << 30, false},
@@ -62,6 +64,7 @@ func (c *Config) validateBounds() error {
 			return err
 		}
 	}
+
 	return nil
 }
 

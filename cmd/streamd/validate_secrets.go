@@ -36,6 +36,7 @@ func (v secretVar) load(getenv func(string) string) (secret, error) {
 	if v.value != "" && v.file != "" {
 		return secret{}, badSecret(v.name, fmt.Sprintf("set either STREAMD_%s or STREAMD_%s_FILE, not both", v.name, v.name))
 	}
+
 	if v.value != "" {
 		return v.checked(secret{value: v.value, source: v.name})
 	}
@@ -47,23 +48,28 @@ func (v secretVar) load(getenv func(string) string) (secret, error) {
 		if dir == "" {
 			return secret{}, nil
 		}
+
 		path, source = filepath.Join(dir, v.cred), v.name+"_FILE"
 		if _, err := os.Stat(path); os.IsNotExist(err) && !v.required {
 			return secret{}, nil
 		}
 	}
+
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return secret{}, badVar(source, path, "cannot read: "+err.Error())
 	}
+
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if s == "" {
 		return secret{}, badVar(source, path, "the file is empty: it must hold the secret")
 	}
+
 	warning := ""
 	if !inDir(credDir, path) {
 		warning = groupReadable(source, path)
 	}
+
 	return v.checked(secret{value: s, source: source, warning: warning})
 }
 
@@ -108,26 +114,33 @@ func (c *Config) loadSecrets(getenv func(string) string, d *derived) error {
 	if err != nil {
 		return err
 	}
+
 	if key.value == "" {
 		return badSecret("API_KEY", "required: set STREAMD_API_KEY or STREAMD_API_KEY_FILE (or a systemd credential named api_key)")
 	}
+
 	d.credKind, err = credentialKind(key)
 	if err != nil {
 		return err
 	}
+
 	pass, err := secretVar{name: "NATS_PASSWORD", value: c.NATSPassword, file: c.NATSPasswordFile, cred: "nats_password"}.load(getenv)
 	if err != nil {
 		return err
 	}
+
 	token, err := secretVar{name: "NATS_TOKEN", value: c.NATSToken, file: c.NATSTokenFile, cred: "nats_token"}.load(getenv)
 	if err != nil {
 		return err
 	}
+
 	d.apiKey, d.natsPassword, d.natsToken = key.value, pass.value, token.value
+
 	for _, s := range []secret{key, pass, token} {
 		if s.warning != "" {
 			d.warnings = append(d.warnings, s.warning)
 		}
 	}
+
 	return nil
 }

@@ -15,23 +15,28 @@ func (c *Config) validateSinks() (sink.Format, error) {
 	if err != nil {
 		return 0, err
 	}
+
 	if err := c.validateEventLists(); err != nil {
 		return 0, err
 	}
+
 	if seen["file"] {
 		if err := c.validateFile(); err != nil {
 			return 0, err
 		}
 	}
+
 	if seen["nats"] {
 		if err := c.validateNATS(); err != nil {
 			return 0, err
 		}
 	}
+
 	f, err := sink.ParseFormat(c.Format)
 	if err != nil {
 		return 0, badVar("FORMAT", c.Format, "want envelope or event")
 	}
+
 	return f, nil
 }
 
@@ -54,6 +59,7 @@ func (c *Config) validateEventLists() error {
 			l.list[i] = t
 		}
 	}
+
 	return nil
 }
 
@@ -62,6 +68,7 @@ func (c *Config) validateSinkList() (map[string]bool, error) {
 	if len(c.Sinks) == 0 {
 		return nil, badVar("SINKS", "", "at least one sink is required")
 	}
+
 	seen := map[string]bool{}
 	for _, s := range c.Sinks {
 		switch s {
@@ -69,11 +76,14 @@ func (c *Config) validateSinkList() (map[string]bool, error) {
 		default:
 			return nil, badVar("SINKS", strings.Join(c.Sinks, ","), "unknown sink "+strconvQuote(s)+"; want stdout, file, nats")
 		}
+
 		if seen[s] {
 			return nil, badVar("SINKS", strings.Join(c.Sinks, ","), "sink "+s+" is listed twice")
 		}
+
 		seen[s] = true
 	}
+
 	return seen, nil
 }
 
@@ -93,15 +103,19 @@ func (c *Config) validateNATS() error {
 	if err := c.validateNATSURL(); err != nil {
 		return err
 	}
+
 	if c.NATSSubject == "" {
 		return badVar("NATS_SUBJECT", c.NATSSubject, "must be a subject template without spaces or wildcards")
 	}
+
 	if err := natssink.CheckSubject(c.NATSSubject); err != nil {
 		return badVar("NATS_SUBJECT", c.NATSSubject, err.Error())
 	}
+
 	if c.NATSStream != "" && !c.NATSJetStream {
 		return badVar("NATS_STREAM", c.NATSStream, "needs STREAMD_NATS_JETSTREAM=true")
 	}
+
 	return nil
 }
 
