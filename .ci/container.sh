@@ -11,13 +11,13 @@
 #   5. run `streamd emulate` on the host, run the image non-root, --read-only,
 #      --cap-drop=all, and assert: events on stdout, /readyz 200, and a
 #      graceful `podman stop` (SIGTERM) with exit code 0
-# Idempotent: the podman storage under $STREAMD_CI_PODMAN_DIR is reused, so
+# Idempotent: the podman storage under $CI_STREAMD_PODMAN_DIR is reused, so
 # reruns hit the build cache. Exits non-zero on any failure.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-context=${STREAMD_CI_CONTEXT:-$repo} # build context (tests of this script use a copy)
-state=${STREAMD_CI_PODMAN_DIR:-/var/tmp/streamd-ci-podman}
+context=${CI_STREAMD_CONTEXT:-$repo} # build context (tests of this script use a copy)
+state=${CI_STREAMD_PODMAN_DIR:-/var/tmp/streamd-ci-podman}
 image=localhost/streamd:ci
 name=streamd-ci-$$
 start=$(date +%s)
@@ -124,7 +124,7 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succe
 (cd "$context" && CGO_ENABLED=0 go build -o "$tmp/streamd" ./cmd/streamd)
 emu_port=$(free_port)
 http_port=$(free_port)
-STREAMD_EMULATOR_ADDR=127.0.0.1:$emu_port STREAMD_EMULATOR_RATE=${STREAMD_CI_RATE:-50} \
+STREAMD_EMULATOR_ADDR=127.0.0.1:$emu_port STREAMD_EMULATOR_RATE=${CI_STREAMD_RATE:-50} \
 	"$tmp/streamd" emulate >"$tmp/emulator.log" 2>&1 &
 emu_pid=$!
 wait_for 20 "the emulator on port $emu_port" bash -c "exec 3<>/dev/tcp/127.0.0.1/$emu_port" 2>/dev/null

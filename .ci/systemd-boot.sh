@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # .ci/systemd-boot.sh: run systemd/streamd.service under a real systemd 252
 # booted in a podman container (systemd is not PID 1 on the CI machine).
-# Called by .ci/systemd.sh (unless STREAMD_CI_SYSTEMD_BOOT=0); runnable alone.
+# Called by .ci/systemd.sh (unless CI_STREAMD_SYSTEMD_BOOT=0); runnable alone.
 #   - base image: debootstrap'd Debian 12 minbase + systemd + procps (the
 #     unit's ExecReload=/bin/kill), imported once and reused (about 1 min
 #     the first time)
@@ -18,8 +18,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-context=${STREAMD_CI_CONTEXT:-$repo}
-state=${STREAMD_CI_PODMAN_DIR:-/var/tmp/streamd-ci-podman}
+context=${CI_STREAMD_CONTEXT:-$repo}
+state=${CI_STREAMD_PODMAN_DIR:-/var/tmp/streamd-ci-podman}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 base=localhost/streamd-ci-debian-systemd:12-1 # bump the tag when the package list changes
 name=streamd-ci-systemd-$$

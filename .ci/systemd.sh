@@ -5,7 +5,7 @@
 #   2. systemd-analyze security --offline=yes: exposure score must be <= 1.5
 #   3. boot a real systemd in a podman container and run streamd.service there
 #      (.ci/systemd-boot.sh; about 45 s, 2.5 min on a fresh machine; skip
-#      with STREAMD_CI_SYSTEMD_BOOT=0)
+#      with CI_STREAMD_SYSTEMD_BOOT=0)
 # Installs systemd from Debian when systemd-analyze is missing. Idempotent.
 set -euo pipefail
 
@@ -74,11 +74,11 @@ check_unit() { # check_unit NAME INSTANCE
 check_unit streamd.service streamd.service
 check_unit streamd@.service streamd@ci.service
 
-if [ "${STREAMD_CI_SYSTEMD_BOOT:-1}" = 1 ]; then
+if [ "${CI_STREAMD_SYSTEMD_BOOT:-1}" = 1 ]; then
 	step "boot the unit under a real systemd (podman)"
 	"$repo/.ci/systemd-boot.sh"
 else
-	step "skipping the real-systemd boot test (STREAMD_CI_SYSTEMD_BOOT=0)"
+	step "skipping the real-systemd boot test (CI_STREAMD_SYSTEMD_BOOT=0)"
 fi
 
 echo

@@ -23,20 +23,15 @@ func knownVars() []string {
 	return names
 }
 
-// ciPrefix names the settings of the project's own CI scripts
-// (STREAMD_CI_SYSTEMD_BOOT ...), which streamd never reads and a developer
-// may well have exported.
-const ciPrefix = "STREAMD_CI_"
-
 // checkNames fails with a *configError on the first STREAMD_ variable in
 // environ (NAME=value entries) that streamd does not read, naming the
 // closest known one: a misspelt STREAMD_SINK would otherwise be ignored
-// silently and its default used. STREAMD_CI_* is left to the CI scripts.
+// silently and its default used.
 func checkNames(environ []string) error {
 	known := knownVars()
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "STREAMD_") || strings.HasPrefix(name, ciPrefix) || slices.Contains(known, name) {
+		if !strings.HasPrefix(name, "STREAMD_") || slices.Contains(known, name) {
 			continue
 		}
 

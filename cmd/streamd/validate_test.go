@@ -270,10 +270,10 @@ func TestRegionResolutionIsLogged(t *testing.T) {
 	}
 }
 
-// TestCheckNames: known names and the CI scripts' STREAMD_CI_* pass; the
+// TestCheckNames: known names and the CI scripts' CI_STREAMD_* (outside streamd's namespace) pass; the
 // first unknown one fails naming the closest known one.
 func TestCheckNames(t *testing.T) {
-	if err := checkNames([]string{"STREAMD_TENANT=a", "STREAMD_CI_SYSTEMD_BOOT=0", "PATH=/bin", "SINKS=x"}); err != nil {
+	if err := checkNames([]string{"STREAMD_TENANT=a", "CI_STREAMD_SYSTEMD_BOOT=0", "PATH=/bin", "SINKS=x"}); err != nil {
 		t.Errorf("known names: %v", err)
 	}
 	err := checkNames([]string{"STREAMD_TENANT=a", "STREAMD_NATS_JETSTRAEM=true"})
