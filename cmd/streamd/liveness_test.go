@@ -48,17 +48,17 @@ func TestLivenessQuietTopicsStayAlive(t *testing.T) {
 
 // startLive runs the daemon with short pings, a notify socket and the HTTP
 // listener, and returns once it is connected.
-func startLive(t *testing.T, e env, stdout *os.File) (*proc, *notifySocket) {
+func startLive(t *testing.T, e env, stdout *os.File) (*proc, *testutil.NotifySocket) {
 	t.Helper()
-	sock := listenNotify(t)
+	sock := testutil.ListenNotify(t)
 	p := startTo(t, e.with("STREAMD_PING_INTERVAL", livePing, "STREAMD_PING_TIMEOUT", livePing,
-		"NOTIFY_SOCKET", sock.path, "WATCHDOG_USEC", "500000", "STREAMD_HTTP_ADDR", "127.0.0.1:0"), stdout, "run")
+		"NOTIFY_SOCKET", sock.Path, "WATCHDOG_USEC", "500000", "STREAMD_HTTP_ADDR", "127.0.0.1:0"), stdout, "run")
 	p.waitLog(20*time.Second, "ready: first handshake succeeded")
 	return p, sock
 }
 
 // assertAlive checks /healthz and the watchdog pings for 1.5 × liveBound.
-func assertAlive(t *testing.T, p *proc, sock *notifySocket) {
+func assertAlive(t *testing.T, p *proc, sock *testutil.NotifySocket) {
 	t.Helper()
 	addr := "http://" + logField(t, p.stderr.String(), "serving metrics and health", "addr") + "/healthz"
 	from := time.Now()
@@ -68,8 +68,8 @@ func assertAlive(t *testing.T, p *proc, sock *notifySocket) {
 		}
 		return time.Since(from) > liveBound*3/2
 	})
-	pings := sock.count(isWatchdog)
-	testutil.WaitFor(t, 10*time.Second, "more WATCHDOG=1 pings", func() bool { return sock.count(isWatchdog) > pings+1 })
+	pings := countNotify(sock, isWatchdog)
+	testutil.WaitFor(t, 10*time.Second, "more WATCHDOG=1 pings", func() bool { return countNotify(sock, isWatchdog) > pings+1 })
 }
 
 func healthzCode(t *testing.T, url string) int {

@@ -86,8 +86,8 @@ func TestStallRule(t *testing.T) {
 // ping check otherwise replaces), makes /healthz answer 503 naming the
 // topic and stops the WATCHDOG=1 pings; once the topic moves, both recover.
 func TestTickWedgedTopic(t *testing.T) {
-	sock := listenNotify(t)
-	t.Setenv("NOTIFY_SOCKET", sock.path)
+	sock := testutil.ListenNotify(t)
+	t.Setenv("NOTIFY_SOCKET", sock.Path)
 	start := time.Now()
 	wedged := &fakeTopic{name: "event-v1/all", connected: true, progress: start}
 	d := &daemon{
@@ -110,7 +110,7 @@ func TestTickWedgedTopic(t *testing.T) {
 	bound := stallBound(d.cfg.PingInterval, d.cfg.PingTimeout)
 
 	d.tick(start.Add(bound))
-	testutil.WaitFor(t, 5*time.Second, "a WATCHDOG=1 while the topic is within the bound", func() bool { return sock.count(isWatchdog) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "a WATCHDOG=1 while the topic is within the bound", func() bool { return countNotify(sock, isWatchdog) == 1 })
 	if code := healthzCode(t, url); code != http.StatusOK {
 		t.Fatalf("/healthz %d within the bound", code)
 	}
@@ -125,8 +125,8 @@ func TestTickWedgedTopic(t *testing.T) {
 
 	wedged.progress = start.Add(bound + 4*time.Second)
 	d.tick(start.Add(bound + 5*time.Second))
-	testutil.WaitFor(t, 5*time.Second, "the WATCHDOG=1 after the topic moved", func() bool { return sock.count(isWatchdog) >= 2 })
-	if n := sock.count(isWatchdog); n != 2 {
+	testutil.WaitFor(t, 5*time.Second, "the WATCHDOG=1 after the topic moved", func() bool { return countNotify(sock, isWatchdog) >= 2 })
+	if n := countNotify(sock, isWatchdog); n != 2 {
 		t.Errorf("%d WATCHDOG=1 pings, want 2: the 3 ticks while wedged fed the watchdog", n)
 	}
 	if code := healthzCode(t, url); code != http.StatusOK {

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,24 +49,24 @@ func TestStatusLine(t *testing.T) {
 func TestSystemdStatusRate(t *testing.T) {
 	t.Parallel()
 	emu := pulsartest.Start(t, pulsartest.Config{})
-	sock := listenNotify(t)
+	sock := testutil.ListenNotify(t)
 	out := filepath.Join(t.TempDir(), "events.jsonl")
 	pub := publish(t, emu, 100000, 5, 5*time.Millisecond)
 	p := start(t, streamEnv(t, emu, out,
-		"NOTIFY_SOCKET", sock.path,
+		"NOTIFY_SOCKET", sock.Path,
 		"WATCHDOG_USEC", "200000",
 		"STREAMD_FILE_FSYNC", "never",
 	), "run")
 
 	lastEvent := regexp.MustCompile(`^STATUS=connected 1/1 topics, [1-9][0-9]* events acked, last event [0-9]+s ago$`)
 	testutil.WaitFor(t, 20*time.Second, "a STATUS line with the last event", func() bool {
-		return sock.count(lastEvent.MatchString) > 0 || p.exited()
+		return countNotify(sock, lastEvent.MatchString) > 0 || p.exited()
 	})
 	from, window := time.Now(), 3*statusEvery
-	statuses, pings := sock.count(lastEvent.MatchString), sock.count(isWatchdog)
+	statuses, pings := countNotify(sock, lastEvent.MatchString), countNotify(sock, isWatchdog)
 	testutil.WaitFor(t, window+10*time.Second, "the window to pass", func() bool { return time.Since(from) >= window })
-	statuses = sock.count(func(m string) bool { return strings.HasPrefix(m, "STATUS=") }) - statuses
-	pings = sock.count(isWatchdog) - pings
+	statuses = countNotify(sock, func(m string) bool { return strings.HasPrefix(m, "STATUS=") }) - statuses
+	pings = countNotify(sock, isWatchdog) - pings
 	published := len(pub.published())
 	t.Logf("in %v: %d STATUS, %d WATCHDOG, %d events published so far", window, statuses, pings, published)
 	if statuses < 2 || statuses > 4 {
@@ -85,52 +82,9 @@ func TestSystemdStatusRate(t *testing.T) {
 
 func isWatchdog(m string) bool { return m == "WATCHDOG=1" }
 
-// notifySocket plays systemd's side of sd_notify: a unixgram socket that
-// records every datagram.
-type notifySocket struct {
-	path string
-	mu   sync.Mutex
-	got  []string
-}
-
-func listenNotify(t *testing.T) *notifySocket {
-	t.Helper()
-	ns := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock")}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
-	if err != nil {
-		t.Fatalf("listen %s: %v", ns.path, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if err == nil {
-				ns.mu.Lock()
-				ns.got = append(ns.got, string(buf[:n]))
-				ns.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return ns
-}
-
-// count returns how many datagrams so far match.
-func (ns *notifySocket) count(match func(string) bool) int {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	n := 0
-	for _, m := range ns.got {
-		if match(m) {
-			n++
-		}
-	}
-	return n
+// countNotify returns how many datagrams on sock so far match.
+func countNotify(sock *testutil.NotifySocket, match func(string) bool) int {
+	return sock.Count(time.Time{}, match)
 }
 
 // TestNoEventsWarning: a daemon that has received nothing for

@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"errors"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,73 +10,10 @@ import (
 	"github.com/streamd/streamd/internal/testutil"
 )
 
-// notification is one sd_notify datagram.
-type notification struct {
-	msg string
-	at  time.Time
-}
-
-// notifySocket plays systemd's side of sd_notify: a unixgram socket that
-// records every datagram.
-type notifySocket struct {
-	path string
-	mu   sync.Mutex
-	got  []notification
-}
-
-func listenNotify(t *testing.T) *notifySocket {
-	t.Helper()
-	ns := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock")}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
-	if err != nil {
-		t.Fatalf("listen %s: %v", ns.path, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if err != nil {
-				continue
-			}
-			ns.mu.Lock()
-			ns.got = append(ns.got, notification{string(buf[:n]), time.Now()})
-			ns.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return ns
-}
-
-// msgs returns the datagrams received so far.
-func (ns *notifySocket) msgs() []string {
-	var out []string
-	for _, n := range ns.all() {
-		out = append(out, n.msg)
-	}
-	return out
-}
-
-func (ns *notifySocket) all() []notification {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	return append([]notification(nil), ns.got...)
-}
-
-// count returns how many datagrams equal msg (or, with prefix, start with it)
-// arrived at or after since.
-func (ns *notifySocket) count(msg string, prefix bool, since time.Time) int {
-	n := 0
-	for _, x := range ns.all() {
-		if !x.at.Before(since) && (x.msg == msg || prefix && strings.HasPrefix(x.msg, msg)) {
-			n++
-		}
-	}
-	return n
+// countNotify returns how many datagrams on sock equal msg (or, with
+// prefix, start with it) arrived at or after since.
+func countNotify(sock *testutil.NotifySocket, msg string, prefix bool, since time.Time) int {
+	return sock.Count(since, func(m string) bool { return m == msg || prefix && strings.HasPrefix(m, msg) })
 }
 
 // TestDaemonSdNotify runs the binary with a NOTIFY_SOCKET and a 400ms
@@ -91,10 +24,10 @@ func TestDaemonSdNotify(t *testing.T) {
 	t.Parallel()
 	emu := pulsartest.Start(t, pulsartest.Config{})
 	emu.RejectHandshakes(http.StatusServiceUnavailable, -1)
-	sock := listenNotify(t)
+	sock := testutil.ListenNotify(t)
 	start := time.Now()
 	d := startDaemon(t,
-		"NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=400000",
+		"NOTIFY_SOCKET="+sock.Path, "WATCHDOG_USEC=400000",
 		"STREAMD_TENANT="+tenant, "STREAMD_API_KEY="+testKey, "STREAMD_ENDPOINT="+emu.URL(),
 		"STREAMD_MODE=consumer", "STREAMD_START=earliest", "STREAMD_STATE_DIR="+t.TempDir(),
 		"STREAMD_SINKS=stdout", "STREAMD_HTTP_ADDR=", "STREAMD_LOG_FORMAT=json",
@@ -103,17 +36,17 @@ func TestDaemonSdNotify(t *testing.T) {
 
 	// While the proxy refuses handshakes the watchdog is fed, but no READY.
 	testutil.WaitFor(t, 10*time.Second, "watchdog pings before the first handshake", func() bool {
-		return sock.count("WATCHDOG=1", false, start) >= 2 && emu.Stats().Handshakes[http.StatusServiceUnavailable] >= 2
+		return countNotify(sock, "WATCHDOG=1", false, start) >= 2 && emu.Stats().Handshakes[http.StatusServiceUnavailable] >= 2
 	})
-	if n := sock.count("READY=1", false, start); n != 0 {
-		t.Fatalf("READY=1 sent before any handshake succeeded: %q", sock.msgs())
+	if n := countNotify(sock, "READY=1", false, start); n != 0 {
+		t.Fatalf("READY=1 sent before any handshake succeeded: %q", sock.Msgs())
 	}
-	if sock.count("STATUS=connected 0/1 topics", true, start) == 0 {
-		t.Errorf("no STATUS=connected 0/1 topics while disconnected: %q", sock.msgs())
+	if countNotify(sock, "STATUS=connected 0/1 topics", true, start) == 0 {
+		t.Errorf("no STATUS=connected 0/1 topics while disconnected: %q", sock.Msgs())
 	}
 
 	emu.RejectHandshakes(0, 0)
-	testutil.WaitFor(t, 10*time.Second, "READY=1 after the handshake", func() bool { return sock.count("READY=1", false, start) > 0 })
+	testutil.WaitFor(t, 10*time.Second, "READY=1 after the handshake", func() bool { return countNotify(sock, "READY=1", false, start) > 0 })
 	// The emulator counts a handshake once its upgrade returns, which can
 	// be just after streamd saw the 101 and said READY.
 	testutil.WaitFor(t, 10*time.Second, "the emulator to count the handshake", func() bool {
@@ -128,9 +61,9 @@ func TestDaemonSdNotify(t *testing.T) {
 	const window = 2 * time.Second
 	from := time.Now()
 	testutil.WaitFor(t, window+5*time.Second, "a STATUS with 1/1 connected and 1 acked, and the watchdog window", func() bool {
-		return time.Since(from) >= window && sock.count("STATUS=connected 1/1 topics, 1 events acked", true, from) > 0
+		return time.Since(from) >= window && countNotify(sock, "STATUS=connected 1/1 topics, 1 events acked", true, from) > 0
 	})
-	beats := sock.count("WATCHDOG=1", false, from) - sock.count("WATCHDOG=1", false, from.Add(window))
+	beats := countNotify(sock, "WATCHDOG=1", false, from) - countNotify(sock, "WATCHDOG=1", false, from.Add(window))
 	t.Logf("WATCHDOG=1 datagrams in %v: %d (period 200ms expected)", window, beats)
 	if beats < 4 || beats > 20 {
 		t.Errorf("%d WATCHDOG=1 in %v with WATCHDOG_USEC=400000; want about 10 (4..20)", beats, window)
@@ -146,10 +79,10 @@ func TestDaemonSdNotify(t *testing.T) {
 	if strings.Contains(d.stderr.String(), "serving metrics and health") {
 		t.Errorf("STREAMD_HTTP_ADDR= (empty) did not disable the HTTP listener")
 	}
-	testutil.WaitFor(t, 5*time.Second, "STOPPING=1", func() bool { return sock.count("STOPPING=1", false, stopAt) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "STOPPING=1", func() bool { return countNotify(sock, "STOPPING=1", false, stopAt) == 1 })
 	var kinds []string
-	for _, n := range sock.all() {
-		k, _, _ := strings.Cut(n.msg, "=")
+	for _, n := range sock.All() {
+		k, _, _ := strings.Cut(n.Msg, "=")
 		if len(kinds) == 0 || kinds[len(kinds)-1] != k {
 			kinds = append(kinds, k)
 		}
