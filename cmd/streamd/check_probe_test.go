@@ -165,7 +165,7 @@ func createStream(t *testing.T, url, name string, subjects ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := connectJetStream(t, url).CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: subjects}); err != nil {
+	if _, err := natstest.JetStream(t, url).CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: subjects}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@
 package natstest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -179,4 +180,32 @@ func JetStream(t testing.TB, url string) jetstream.JetStream {
 		t.Fatalf("jetstream: %v", err)
 	}
 	return js
+}
+
+// StreamHeader returns the value of header (for example Nats-Msg-Id) of
+// every message stored in stream, in sequence order, failing the test if
+// the stream cannot be read within 10 s.
+func StreamHeader(t testing.TB, url, stream, header string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	str, err := JetStream(t, url).Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream %s info: %v", stream, err)
+	}
+
+	var values []string
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := str.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("get message %d: %v", seq, err)
+		}
+		values = append(values, m.Header.Get(header))
+	}
+	return values
 }

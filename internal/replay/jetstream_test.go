@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/streamd/streamd/consumer/pulsartest"
 	"github.com/streamd/streamd/internal/natstest"
 	"github.com/streamd/streamd/internal/replay"
@@ -18,34 +15,7 @@ import (
 
 // streamIDs returns the Nats-Msg-Id of every message of stream, in order.
 func streamIDs(t *testing.T, url, stream string) []string {
-	t.Helper()
-	ctx := testutil.Context(t, 10*time.Second)
-	nc, err := natsgo.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	str, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := str.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := str.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatalf("get message %d: %v", seq, err)
-		}
-		ids = append(ids, m.Header.Get(natssink.HeaderMsgID))
-	}
-	return ids
+	return natstest.StreamHeader(t, url, stream, natssink.HeaderMsgID)
 }
 
 // TestReplayTwiceIntoJetStream: a replayed range lands in JetStream exactly
