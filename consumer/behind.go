@@ -17,12 +17,19 @@ type behind struct {
 	ahead  []MessageID // received, newer than accepted, in order
 }
 
-// seen records a received id and returns the count.
+// seen records a received id and returns the count; an id that does not
+// parse is not counted.
 func (b *behind) seen(id string) int {
 	mid, err := ParseMessageID(id)
+	return b.seenID(mid, err == nil)
+}
+
+// seenID is seen for an id the caller already parsed (ok: it parsed), so
+// the hot path parses each message id once.
+func (b *behind) seenID(mid MessageID, ok bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err == nil && (!b.have || mid.Compare(b.newest) > 0) {
+	if ok && (!b.have || mid.Compare(b.newest) > 0) {
 		b.newest, b.have = mid, true
 		b.ahead = append(b.ahead, mid)
 	}

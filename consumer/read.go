@@ -131,6 +131,7 @@ func (t *Topic) decode(data []byte, total int64) (item, bool) {
 		return t.unusable(data, frameID(data), "frame", frameReason(data, err), now), true
 	}
 
+	mid, idErr := ParseMessageID(f.MessageID) // once per frame: the hot path
 	switch {
 	case f.MessageID == "" && len(f.Payload) == 0:
 		t.log.Debug("skipping control frame", "topic", t.name, "frame", truncate(data, 200))
@@ -139,14 +140,14 @@ func (t *Topic) decode(data []byte, total int64) (item, bool) {
 		return t.unusable(data, f.MessageID, "payload", "frame has a messageId but no payload", now), true
 	case f.MessageID == "":
 		return t.unusable(data, "", "message_id", "data frame without a messageId", now), true
-	case t.cfg.Mode == ModeConsumer && !validID(f.MessageID):
+	case t.cfg.Mode == ModeConsumer && idErr != nil:
 		return t.unusable(data, f.MessageID, "message_id", "messageId is not a Pulsar MessageIdData", now), true
 	}
 
 	t.met.Received(f.RedeliveryCount > 0)
 
 	if t.cfg.Mode == ModeReader {
-		t.met.ReaderBehind(t.behind.seen(f.MessageID))
+		t.met.ReaderBehind(t.behind.seenID(mid, idErr == nil))
 	}
 
 	payload, props, typ, err := decodePayload(f.Payload, f.Properties)
@@ -166,7 +167,7 @@ func (t *Topic) decode(data []byte, total int64) (item, bool) {
 		Payload:         payload,
 		Received:        now,
 	}
-	return item{id: f.MessageID, idOK: validID(f.MessageID), ev: ev}, true
+	return item{id: f.MessageID, idOK: idErr == nil, ev: ev}, true
 }
 
 // unusable is the item of a frame streamd cannot deliver: it is counted
