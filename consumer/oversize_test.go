@@ -41,6 +41,7 @@ func TestOversizeFrameDeadLettered(t *testing.T) {
 
 			all := append(append(before, big), after...)
 			testutil.WaitFor(t, wait, "every ack on the wire", func() bool { return srv.Stats().AcksReceived >= len(all) })
+			testutil.WaitFor(t, wait, "every ack counted", func() bool { return r.topic.Acked() >= int64(len(all)) })
 			if got, wire := r.topic.Acked(), srv.Stats().AcksReceived; got != int64(wire) || wire != len(all) {
 				t.Errorf("Topic.Acked() = %d, the emulator received %d acks, want %d", got, wire, len(all))
 			}
