@@ -90,13 +90,19 @@ func TestDeadLetterWaitsForItsFile(t *testing.T) {
 // deadLetterCount sums streamd_dead_letters_total over its topics.
 func deadLetterCount(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
+	return counterSum(t, reg, "streamd_dead_letters_total")
+}
+
+// counterSum sums the counter name over its labels.
+func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sum float64
 	for _, mf := range mfs {
-		if mf.GetName() == "streamd_dead_letters_total" {
+		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
 				sum += m.GetCounter().GetValue()
 			}

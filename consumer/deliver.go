@@ -13,6 +13,12 @@ import (
 // deliver hands batches to the sinks in arrival order and releases their
 // acks only after every sink accepted them.
 func (s *session) deliver() {
+	defer func() {
+		s.deliverMu.Lock()
+		s.deliverDone = true // no inline delivery after this
+		s.deliverMu.Unlock()
+	}()
+
 	t := s.t
 	// Grown on demand up to ReceiverQueueSize: a topic at a low rate keeps
 	// small batches (memory per topic matters with many topics).
@@ -35,7 +41,12 @@ func (s *session) deliver() {
 			events = make([]*sink.Event, 0, cap(batch))
 		}
 
-		if err := s.deliverBatch(batch, events[:0]); err != nil {
+		s.deliverMu.Lock()
+		err := s.deliverBatch(batch, events[:0])
+		s.queued.Add(-int64(len(batch)))
+		s.deliverMu.Unlock()
+
+		if err != nil {
 			s.fail(err)
 			return
 		}
@@ -118,7 +129,9 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		// it and resumes after it instead of reading it again, and a sink
 		// that is failing is not raced by a new session it cannot serve.
 		t.waitBegin()
+		began := time.Now()
 		err := t.opts.Sink.Write(s.hard, events)
+		s.sinksFast.Store(err == nil && time.Since(began) < inlineSinkMax)
 		t.waitEnd()
 		if err != nil {
 			var rej *sink.RejectError

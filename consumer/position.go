@@ -13,8 +13,9 @@ import (
 // two fsyncs and a rename; done inline it stalls delivery for milliseconds
 // on every save, which is what a paced stream's p99 latency would see.
 // Delivery publishes the position it reached (Topic.pos, always a message
-// every sink accepted) and wakes the checkpoint goroutine, which hands the
-// newest position to the Tracker. Positions only move forward in delivery
+// every sink accepted) and, when the Tracker's count or interval trigger is
+// due, wakes the checkpoint goroutine, which hands the newest position to
+// the Tracker. Positions only move forward in delivery
 // order, so a checkpoint is never past an unaccepted message.
 //
 // This file alone decides the cadence: the Tracker writes after
@@ -65,7 +66,12 @@ func (t *Topic) loadPosition(ctx context.Context) error {
 	}
 
 	t.tracker = checkpoint.NewTracker(t.opts.Checkpoints, key, t.opts.CheckpointEvery, t.opts.CheckpointInterval,
-		func(at time.Time) { t.opts.Metrics.Checkpointed(t.name, at) })
+		func(at time.Time) {
+			t.saveDue.Store(at.Add(t.opts.CheckpointInterval).UnixNano())
+			t.opts.Metrics.Checkpointed(t.name, at)
+		})
+	t.wakeAfter.Store(int64(t.opts.CheckpointEvery))
+	t.saveDue.Store(time.Now().Add(t.opts.CheckpointInterval).UnixNano())
 
 	t.opts.Metrics.Checkpointed(t.name, time.Now()) // nothing is unsaved yet
 	t.opts.Health.Set(t.checkpointPart(), true, "")
@@ -105,16 +111,24 @@ func (t *Topic) startCheckpoints(hard context.Context) (stop func() error) {
 }
 
 // advance records that a reader delivered n more frames up to and including
-// id, and wakes the checkpoint goroutine without ever blocking. (Waking it
-// only every CheckpointEvery frames saved a wake-up per batch at low rates,
-// but the KV-checkpoint kill test then replayed past its bound under load:
-// see docs/performance.md.)
+// id. It wakes the checkpoint goroutine, without ever blocking, only when
+// the Tracker would save: CheckpointEvery frames since its last save,
+// CheckpointInterval since it began, or after a failed save (each batch
+// retries). Otherwise the goroutine's CheckpointInterval tick passes the
+// position on, so the checkpoints are written exactly when a wake-up per
+// batch would write them, and a low rate costs no wake-up per batch.
 func (t *Topic) advance(id string, n int) {
 	t.pos.Store(&id)
 	if t.tracker == nil {
 		return
 	}
-	t.pending.Add(int64(n))
+
+	pending := t.pending.Add(int64(n))
+	due := pending >= t.wakeAfter.Load() || time.Now().UnixNano() >= t.saveDue.Load() || t.ckptFailed.Load()
+	if !due {
+		return
+	}
+
 	select {
 	case t.advanced <- struct{}{}:
 	default: // a wake-up is already pending; it will see this position
@@ -136,6 +150,7 @@ func (t *Topic) checkpointLoop(ctx context.Context, stop <-chan struct{}, done c
 		case <-tick.C:
 			t.saveCheckpoint(ctx)
 			t.timedSave(func() error { return t.tracker.Flush(ctx) })
+			t.armWake()
 		}
 	}
 }
@@ -149,6 +164,13 @@ func (t *Topic) saveCheckpoint(ctx context.Context) {
 		return
 	}
 	t.timedSave(func() error { return t.tracker.Advance(ctx, *p, int(n)) })
+	t.armWake()
+}
+
+// armWake tells advance how many more frames fire the Tracker's count
+// trigger. Only the checkpoint goroutine calls it, after the Tracker heard.
+func (t *Topic) armWake() {
+	t.wakeAfter.Store(int64(t.opts.CheckpointEvery - t.tracker.Pending()))
 }
 
 // timedSave runs one save attempt and reports it, with a warning when it
@@ -184,6 +206,7 @@ func (t *Topic) checkpointPart() string { return "checkpoint " + t.name }
 // Tracker's trigger stays fired until a save succeeds.)
 func (t *Topic) checkpointSaved(err error) {
 	h := &t.ckpt
+	t.ckptFailed.Store(err != nil)
 	if err == nil {
 		if h.failures > 0 {
 			t.log.Info("checkpoint written again", "failed_attempts", h.failures)

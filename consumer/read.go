@@ -12,21 +12,37 @@ import (
 	"github.com/streamd/streamd/sink"
 )
 
-// read decodes frames until the connection ends. After a graceful stop it
-// keeps reading (to receive the close handshake) but forwards nothing; such
-// frames are never acked, so nothing is lost.
+// read holds the reading role until the connection ends: it decodes frames
+// and queues them for the delivering goroutine, or delivers one itself (see
+// inline.go). After a graceful stop it keeps reading (to receive the close
+// handshake) but forwards nothing; such frames are never acked, so nothing
+// is lost. The goroutine that holds the role last closes the queue and
+// readDone; one that handed the role to a rescuer just returns.
 func (s *session) read() {
-	defer close(s.queue)
+	if s.readFrames() {
+		return
+	}
+
+	close(s.queue)
+	close(s.readDone)
+}
+
+// readFrames reads until the connection ends (false) or the reading role
+// passed to a rescuer (true).
+func (s *session) readFrames() (handedOver bool) {
 	t := s.t
 	var buf []byte
+	var pace pace
 	for {
+		began := time.Now()
 		data, total, err := s.readFrame(buf)
+		slow := pace.arrived(began, time.Now())
 		buf = reuse(data)
 		if err != nil {
 			if s.stop.Err() == nil {
 				s.fail(t.red.Error(fmt.Errorf("read frame: %w", err)))
 			}
-			return
+			return false
 		}
 
 		t.progressed()
@@ -47,17 +63,29 @@ func (s *session) read() {
 		it.size = it.bytes()
 		if !s.budget.take(s.connCtx, s.stop, it.size) {
 			if s.connCtx.Err() != nil {
-				return
+				return false
 			}
 			continue // graceful stop: forward nothing more
 		}
 
 		t.met.Inflight(int(s.unack.Add(1)))
 
+		if s.inline(slow) {
+			switch s.deliverInline(it) {
+			case inlineReadOn:
+				continue
+			case inlineHandedOver:
+				return true
+			case inlineFailed:
+				return false
+			}
+		}
+
+		s.queued.Add(1)
 		select {
 		case s.queue <- it:
 		case <-s.connCtx.Done():
-			return
+			return false
 		}
 	}
 }

@@ -46,7 +46,8 @@ type ackBatch struct {
 // session is one connection: a reading goroutine decodes frames (read.go), a
 // delivering goroutine hands them to the sinks, writes their acks strictly
 // after acceptance and the close frame at the end (deliver.go, write.go),
-// and a pinging goroutine checks the peer is alive (write.go).
+// and a pinging goroutine checks the peer is alive (write.go). At low rates
+// the reading goroutine delivers a frame itself (inline.go).
 type session struct {
 	t       *Topic
 	conn    *websocket.Conn
@@ -65,6 +66,19 @@ type session struct {
 	unack   atomic.Int64
 	budget  budget
 	cancel  context.CancelFunc // closes the connection
+
+	// Delivery on the reading goroutine (inline.go).
+	queued    atomic.Int64 // items queued or in the delivering goroutine's batch
+	sinksFast atomic.Bool  // the sinks took the last batch under inlineSinkMax
+	// deliverMu is held while a batch is delivered, by the delivering
+	// goroutine or by a reader delivering inline.
+	deliverMu   sync.Mutex
+	deliverDone bool           // the delivering goroutine returned; guarded by deliverMu
+	one         [1]item        // an inline batch
+	oneEvent    [1]*sink.Event // and its event
+	rescue      *time.Timer    // hands the reading role on when an inline delivery is slow
+	rescueAfter time.Duration
+	readDone    chan struct{} // closed by the last goroutine to hold the reading role
 }
 
 // connect runs one session: it dials, reports the connection to the
@@ -88,16 +102,18 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 
 	connCtx, cancel := context.WithCancel(hard)
 	s := &session{
-		t:       t,
-		conn:    conn,
-		stop:    stop,
-		hard:    hard,
-		connCtx: connCtx,
-		cancel:  cancel,
-		since:   time.Now(),
-		queue:   make(chan item, t.cfg.ReceiverQueueSize+64),
-		closing: make(chan struct{}),
-		budget:  budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1), waitBegin: t.waitBegin, waitEnd: t.waitEnd},
+		t:           t,
+		conn:        conn,
+		stop:        stop,
+		hard:        hard,
+		connCtx:     connCtx,
+		cancel:      cancel,
+		since:       time.Now(),
+		queue:       make(chan item, t.cfg.ReceiverQueueSize+64),
+		closing:     make(chan struct{}),
+		readDone:    make(chan struct{}),
+		rescueAfter: rescueAfter(t.cfg.PingTimeout),
+		budget:      budget{limit: t.cfg.InflightBytes, peak: &t.inflightPeak, released: make(chan struct{}, 1), waitBegin: t.waitBegin, waitEnd: t.waitEnd},
 	}
 
 	err = s.run()
@@ -128,8 +144,9 @@ func (s *session) run() error {
 	s.conn.SetReadLimit(-1)
 	context.AfterFunc(s.connCtx, func() { _ = s.conn.CloseNow() })
 
-	readDone := make(chan struct{})
-	go func() { defer close(readDone); s.read() }()
+	s.rescue = time.AfterFunc(time.Hour, s.takeOver)
+	s.rescue.Stop() // armed only while a reader delivers inline
+	go s.read()
 
 	pingDone := make(chan struct{})
 	go func() { defer close(pingDone); s.ping(s.closing) }()
@@ -144,7 +161,7 @@ func (s *session) run() error {
 	}
 
 	s.cancel()
-	<-readDone
+	<-s.readDone
 	<-pingDone
 
 	if err := s.result(); err != nil {

@@ -60,14 +60,20 @@ type Topic struct {
 	pos       atomic.Pointer[string] // reader: last id every sink accepted, kept in memory
 	pending   atomic.Int64           // reader: frames delivered since the Tracker last heard
 	advanced  chan struct{}          // wakes the checkpoint goroutine
-	ckpt      checkpointHealth       // reader: failing saves, for health and logs
-	behind    behind                 // reader: streamd_reader_behind_messages
-	acked     atomic.Int64
-	connected atomic.Bool
-	progress  atomic.Int64 // unix nanoseconds of the last sign of life, see Progress
-	waiting   atomic.Int32 // sessions' goroutines waiting for the sinks, see Waiting
+	// The Tracker's triggers as seen by advance, so that delivery wakes the
+	// checkpoint goroutine only when a save is due (position.go).
+	wakeAfter  atomic.Int64     // pending frames that fire the count trigger
+	saveDue    atomic.Int64     // unix ns when the interval trigger fires
+	ckptFailed atomic.Bool      // the last save attempt failed: every batch retries
+	ckpt       checkpointHealth // reader: failing saves, for health and logs
+	behind     behind           // reader: streamd_reader_behind_messages
+	acked      atomic.Int64
+	connected  atomic.Bool
+	progress   atomic.Int64 // unix nanoseconds of the last sign of life, see Progress
+	waiting    atomic.Int32 // sessions' goroutines waiting for the sinks, see Waiting
 	// inflightPeak is the most event bytes any session held at once.
 	inflightPeak atomic.Int64
+	rescues      atomic.Int64   // readers that took over from a slow inline delivery
 	met          *metrics.Topic // per-event instruments, labels resolved once
 }
 

@@ -107,6 +107,14 @@ func (t *Tracker) saveLocked(ctx context.Context) error {
 	return nil
 }
 
+// Pending returns how many messages were advanced since the last save: the
+// count trigger fires when it reaches every.
+func (t *Tracker) Pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pending
+}
+
 // Position returns the last advanced message ID, saved or not ("" if none).
 func (t *Tracker) Position() string {
 	t.mu.Lock()
