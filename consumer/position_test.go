@@ -3,7 +3,9 @@ package consumer_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,4 +124,57 @@ func slowSaveBehind(t *testing.T, logs string) int {
 	}
 	t.Fatal("no slow-save line")
 	return 0
+}
+
+// savesRecorder is a checkpoint backend that records every id saved.
+type savesRecorder struct {
+	checkpoint.Backend
+	mu  sync.Mutex
+	ids []string
+}
+
+func (s *savesRecorder) Save(ctx context.Context, key, id string) error {
+	if err := s.Backend.Save(ctx, key, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ids = append(s.ids, id)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *savesRecorder) saved() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.ids...)
+}
+
+// TestReaderCheckpointCountTrigger: delivery wakes the checkpoint goroutine
+// only when a save is due, and the count trigger still saves exactly every
+// CheckpointEvery messages while they arrive one at a time (the interval
+// is an hour, so no tick helps), then the final save on stop.
+func TestReaderCheckpointCountTrigger(t *testing.T) {
+	srv := pulsartest.Start(t, pulsartest.Config{})
+	g := pulsartest.NewGenerator(tenant, 3)
+	rec := &sinktest.Recorder{}
+	opts, _ := newOptions(t, rec)
+	store := &savesRecorder{Backend: openStore(t, t.TempDir())}
+	opts.Checkpoints = store
+	opts.CheckpointEvery = 10
+	opts.CheckpointInterval = time.Hour
+	r := run(t, newConfig(srv, consumer.ModeReader, "all"), opts)
+
+	var ids []string
+	for range 25 {
+		ids = append(ids, publish(srv, g, allTopic, 1)...)
+		if err := rec.WaitCount(testutil.Context(t, wait), len(ids)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	testutil.WaitFor(t, wait, "saves after the 10th and the 20th message", func() bool { return len(store.saved()) >= 2 })
+	if err := r.Stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop: %v", err)
+	}
+	sameIDs(t, "saved checkpoints", store.saved(), []string{ids[9], ids[19], ids[24]})
 }

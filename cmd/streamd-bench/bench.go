@@ -41,6 +41,10 @@ type result struct {
 	lat        []time.Duration // sorted
 	startFirst time.Duration   // process start → first ack
 	benchCPU   time.Duration   // CPU of the bench process (emulator, nats-server) during the run
+	// steady is the child's on-CPU time from the first publish to the last
+	// ack of a paced run: start-up, connecting and the graceful stop
+	// excluded (0 for flat-out runs, where they are amortised).
+	steady time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
@@ -326,16 +330,23 @@ func (b *bench) flatRun(ctx context.Context, client string) (result, error) {
 		return result{}, err
 	}
 
-	return finish(ctx, c, tr, len(b.flatIdx), b.o.timeout, start, cpu0, verify)
+	return finish(ctx, c, tr, len(b.flatIdx), b.o.timeout, start, cpu0, -1, verify)
 }
 
 // finish waits until client c acked total events (or timeout), stops it,
 // checks the sinks with verify and measures the run; start and cpu0 are the
 // emulator clock and the bench's CPU time when the client was started.
+// steady0 is the child's on-CPU time when publishing began, or -1 when
+// steady-state CPU is not measured.
 func finish(ctx context.Context, c *child, tr *tracker, total int, timeout time.Duration,
-	start int64, cpu0 time.Duration, verify func(context.Context, int) error) (result, error) {
+	start int64, cpu0, steady0 time.Duration, verify func(context.Context, int) error) (result, error) {
 	progress := func() string { n, _, _, _ := tr.snapshot(); return fmt.Sprintf("%d of %d acked", n, total) }
 	werr := c.wait(ctx, tr.done, timeout, progress)
+	var steady time.Duration
+	if steady0 >= 0 && werr == nil {
+		steady = c.onCPU() - steady0
+	}
+
 	benchCPU := selfCPU() - cpu0
 	use, serr := c.stop(30 * time.Second)
 
@@ -359,6 +370,7 @@ func finish(ctx context.Context, c *child, tr *tracker, total int, timeout time.
 		lat:        sorted(tr.latencies()),
 		startFirst: time.Duration(firstAck - start),
 		benchCPU:   benchCPU,
+		steady:     steady,
 	}, nil
 }
 
@@ -407,6 +419,7 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 		return result{}, fmt.Errorf("client did not connect: %w: %s", err, c.tail())
 	}
 
+	steady0 := c.onCPU()
 	if err := publishPaced(ctx, b.emu, tenant+"/event-v1/all", events, rate); err != nil {
 		return result{}, err
 	}
@@ -415,7 +428,7 @@ func (b *bench) pacedRun(ctx context.Context, client string, rate float64) (resu
 	cc := c
 	c = nil // finish stops it
 
-	return finish(ctx, cc, tr, total, min(b.o.timeout, time.Minute), start, cpu0, verify)
+	return finish(ctx, cc, tr, total, min(b.o.timeout, time.Minute), start, cpu0, steady0, verify)
 }
 
 // publishPaced publishes events at rate, catching up in small bursts when

@@ -233,3 +233,9 @@ func ioSyscalls(pid int) int64 {
 
 	return n
 }
+
+// onCPU is the on-CPU time of the live child's threads so far
+// (/proc/<pid>/task/*/schedstat).
+func (c *child) onCPU() time.Duration {
+	return sampleProc(context.Background(), c.cmd.Process.Pid, "").cpu
+}

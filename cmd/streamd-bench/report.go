@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -55,6 +56,9 @@ var (
 	mBench metric = func(r result) float64 { return r.benchCPU.Seconds() / float64(r.events) * 1e5 }
 	mSys   metric = func(r result) float64 { return float64(r.use.syscalls) / float64(r.events) }
 	mWake  metric = func(r result) float64 { return float64(r.use.wakeups) / float64(r.events) }
+	// mSteady is µs of CPU per event from the first publish to the last
+	// ack (paced runs).
+	mSteady metric = func(r result) float64 { return r.steady.Seconds() / float64(r.events) * 1e6 }
 )
 
 // med is the median of m over runs.
@@ -86,6 +90,9 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 	if flat {
 		head += "\t start→first ms"
 		sep += "\t---:"
+	} else {
+		head += "\t steady µs CPU/ev\t ×ref"
+		sep += "\t---:\t---:"
 	}
 
 	head += "\t syscalls/ev\t wakeups/ev\t bench-process CPU s/100k"
@@ -108,6 +115,8 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 
 		if flat {
 			line += fmt.Sprintf("\t %.0f", med(runs, mStart))
+		} else {
+			line += fmt.Sprintf("\t %.1f\t %.2f", med(runs, mSteady), ratio(runs, ref, mSteady))
 		}
 
 		line += fmt.Sprintf("\t %.2f\t %.2f\t %.3f", med(runs, mSys), med(runs, mWake), med(runs, mBench))
@@ -115,4 +124,30 @@ func (b *bench) table(clients []string, res map[string][]result, flat bool) {
 	}
 
 	_ = w.Flush()
+	b.perRun("CPU/event ×ref per run", clients, res, mCPU)
+	if !flat {
+		b.perRun("steady CPU/event ×ref per run", clients, res, mSteady)
+	}
+}
+
+// perRun prints each run's ratio of m to the reference's in the same round,
+// so that the noise behind a median is visible.
+func (b *bench) perRun(title string, clients []string, res map[string][]result, m metric) {
+	ref := res["reference"]
+	var parts []string
+	for _, c := range clients {
+		if c == "reference" {
+			continue
+		}
+
+		var v []string
+		for i := range min(len(res[c]), len(ref)) {
+			if d := m(ref[i]); d != 0 {
+				v = append(v, fmt.Sprintf("%.2f", m(res[c][i])/d))
+			}
+		}
+		parts = append(parts, c+" "+strings.Join(v, " "))
+	}
+
+	fmt.Fprintf(b.out, "\n%s: %s\n", title, strings.Join(parts, " · "))
 }
