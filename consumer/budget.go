@@ -6,9 +6,10 @@ import (
 )
 
 // budget bounds the bytes of events a session read but the sinks have not
-// accepted yet (Config.InflightBytes). Only the reading goroutine takes
-// bytes (take), only the delivering one gives them back (give), so the
-// check and the add in take cannot race with another taker. While take
+// accepted yet (Config.InflightBytes). Only the goroutine holding the
+// reading role takes bytes (take), so the check and the add in take cannot
+// race with another taker; whoever delivers a batch gives them back (give:
+// the delivering goroutine, or the reader delivering inline). While take
 // waits, the socket is not read: the proxy's TCP window fills and it stops
 // sending, which bounds memory by bytes where the proxy's window
 // (receiverQueueSize) only bounds it by messages.

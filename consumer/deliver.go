@@ -96,6 +96,7 @@ func (s *session) nextBatch(batch []item) ([]item, bool) {
 // and only then acks the ids and advances a reader's position.
 func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	t := s.t
+	began := time.Now()
 	ids := make([]string, 0, len(batch))
 	var published time.Time
 	var last string // last id that a reader may resume after
@@ -129,9 +130,7 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		// it and resumes after it instead of reading it again, and a sink
 		// that is failing is not raced by a new session it cannot serve.
 		t.waitBegin()
-		began := time.Now()
 		err := t.opts.Sink.Write(s.hard, events)
-		s.sinksFast.Store(err == nil && time.Since(began) < inlineSinkMax)
 		t.waitEnd()
 		if err != nil {
 			var rej *sink.RejectError
@@ -146,6 +145,8 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		}
 	}
 
+	// Dead letters and sinks together: either may make inline delivery slow.
+	s.sinksFast.Store(time.Since(began) < inlineSinkMax)
 	s.budget.give(size)
 	s.writeAcks(ackBatch{ids: ids, frames: len(batch), published: published})
 

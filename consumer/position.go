@@ -202,8 +202,9 @@ func (t *Topic) checkpointPart() string { return "checkpoint " + t.name }
 // checkpointSaved reports the result of a save attempt: a failure makes
 // the health part not ready and is logged at most once per
 // checkpointLogEvery; the first success after failures makes it ready
-// again. (nil also means "nothing due", but not after a failure: the
-// Tracker's trigger stays fired until a save succeeds.)
+// again. (nil also means "nothing due", but not after a failure: after a
+// failed save, of Advance or Flush, the Tracker retries on every call until
+// one succeeds.)
 func (t *Topic) checkpointSaved(err error) {
 	h := &t.ckpt
 	t.ckptFailed.Store(err != nil)

@@ -36,6 +36,7 @@ type Tracker struct {
 	saved    string    // last saved position
 	pending  int       // messages advanced since the last save
 	lastSave time.Time // last save, or the creation of the Tracker
+	failed   bool      // the last save attempt failed: the next Advance retries
 }
 
 // NewTracker returns a Tracker that saves key when at least every messages,
@@ -58,8 +59,10 @@ func NewTracker(b Backend, key string, every int, interval time.Duration, onSave
 }
 
 // Advance records that n more messages were delivered, up to and including
-// id, and saves if a trigger fired. A failed save returns the error and is
-// retried by the next Advance or Flush. ctx bounds the save.
+// id, and saves if a trigger fired. A failed save (here or in Flush) returns
+// the error and is retried by the next Advance or Flush, trigger or not, so
+// that nil means the position is stored or not yet due. ctx bounds the
+// save.
 func (t *Tracker) Advance(ctx context.Context, id string, n int) error {
 	if id == "" {
 		return errors.New("advance checkpoint: empty message id")
@@ -77,7 +80,7 @@ func (t *Tracker) Advance(ctx context.Context, id string, n int) error {
 func (t *Tracker) due() bool {
 	byCount := t.every > 0 && t.pending >= t.every
 	byTime := t.interval > 0 && t.now().Sub(t.lastSave) >= t.interval
-	return byCount || byTime || (t.every <= 0 && t.interval <= 0)
+	return byCount || byTime || t.failed || (t.every <= 0 && t.interval <= 0)
 }
 
 // Flush saves the latest position if it has not been saved. ctx bounds the
@@ -98,9 +101,10 @@ func (t *Tracker) Flush(ctx context.Context) error {
 func (t *Tracker) saveLocked(ctx context.Context) error {
 	began := t.now()
 	if err := t.store.Save(ctx, t.key, t.pos); err != nil {
+		t.failed = true
 		return err
 	}
-	t.saved, t.pending, t.lastSave = t.pos, 0, began
+	t.saved, t.pending, t.lastSave, t.failed = t.pos, 0, began, false
 	if t.onSave != nil {
 		t.onSave(t.lastSave)
 	}

@@ -151,6 +151,36 @@ func TestTrackerRetriesFailedSave(t *testing.T) {
 	}
 }
 
+// TestTrackerRetriesFailedFlushOnAdvance: after a Flush failed, the next
+// Advance saves even though no trigger is due. Otherwise it returned nil
+// with the position unsaved, and a caller reporting "nil = stored" (the
+// consumer's checkpoint health) flapped back to ready.
+func TestTrackerRetriesFailedFlushOnAdvance(t *testing.T) {
+	tr, _, saves := newTracker(t, 100, time.Hour)
+	dir := tr.store.(*Store).dir
+	advance(t, tr, "a", 1)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Flush(t.Context()); err == nil {
+		t.Fatal("Flush with the dir removed = nil, want error")
+	}
+	if err := tr.Advance(t.Context(), "b", 1); err == nil {
+		t.Fatal("Advance after a failed Flush, dir still removed = nil, want the retry's error")
+	}
+	if err := os.MkdirAll(filepath.Clean(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	advance(t, tr, "c", 1)
+	if len(*saves) != 1 || saved(t, tr) != "c" {
+		t.Fatalf("saves %v, saved %q; want one save of c", *saves, saved(t, tr))
+	}
+	advance(t, tr, "d", 1) // no trigger due any more
+	if len(*saves) != 1 {
+		t.Fatalf("saves %v after a successful retry; want no save of d yet", *saves)
+	}
+}
+
 // slowBackend is a Backend whose Save takes d on the fake clock.
 type slowBackend struct {
 	Backend
