@@ -71,12 +71,21 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Event) error {
 	return s.writeCore(ctx, c, batch)
 }
 
-// message builds the NATS message for e. The header values share one
-// backing array to keep allocations per event low.
+// message builds the NATS message for e.
 func message(e *sink.Event, subj []byte, jetStream bool, instance string) *natsgo.Msg {
-	vals := make([]string, 0, 8)
-	vals = append(vals, e.MessageID, e.Topic, e.PublishTime, e.EventType, strconv.Itoa(e.RedeliveryCount))
-	h := make(natsgo.Header, 8)
+	m := &natsgo.Msg{Header: make(natsgo.Header, 8)}
+	fill(m, make([]string, 0, 8), e, subj, jetStream, instance)
+	return m
+}
+
+// fill makes m the NATS message for e, replacing its subject, data and
+// every header. The header values share vals's backing array (at least 8
+// long), to keep allocations per event low; m then uses it until the next
+// fill.
+func fill(m *natsgo.Msg, vals []string, e *sink.Event, subj []byte, jetStream bool, instance string) {
+	h := m.Header
+	clear(h)
+	vals = append(vals[:0], e.MessageID, e.Topic, e.PublishTime, e.EventType, strconv.Itoa(e.RedeliveryCount))
 	h[HeaderMessageID] = vals[0:1:1]
 	h[HeaderTopic] = vals[1:2:2]
 	h[HeaderPublishTime] = vals[2:3:3]
@@ -98,27 +107,32 @@ func message(e *sink.Event, subj []byte, jetStream bool, instance string) *natsg
 		h[HeaderMsgID] = vals[len(vals)-1:]
 	}
 
-	return &natsgo.Msg{
-		Subject: string(subj),
-		Header:  h,
-		Data:    e.Payload,
-	}
+	m.Subject = string(subj)
+	m.Data = e.Payload
 }
 
 // writeCore publishes the batch and confirms it with a PING/PONG round-trip.
 // A reconnect between the first publish and the PONG fails the Write: the
 // messages may have been lost with the old connection.
+//
+// Core NATS copies a message into its write buffer before PublishMsg
+// returns, so one Msg, header map and value array serve the whole batch
+// (JetStream keeps each message with its PubAck future, see
+// writeJetStream).
 func (s *Sink) writeCore(ctx context.Context, c *conn, batch []*sink.Event) error {
 	before := c.nc.Stats().Reconnects
 	var rej rejections
 	var subj []byte
+	m := natsgo.Msg{Header: make(natsgo.Header, 8)}
+	var vals [8]string
 	for i, e := range batch {
 		subj = s.tmpl.render(subj[:0], e)
 		if s.subjectTooLong(&rej, i, subj) {
 			continue
 		}
 
-		err := c.nc.PublishMsg(message(e, subj, false, s.cfg.Instance))
+		fill(&m, vals[:0], e, subj, false, s.cfg.Instance)
+		err := c.nc.PublishMsg(&m)
 		if errors.Is(err, natsgo.ErrMaxPayload) {
 			rej.tooLarge(i, e, c.nc.MaxPayload())
 			continue
