@@ -124,25 +124,8 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 		}
 	}
 
-	if len(events) > 0 {
-		// The batch is finished even if the connection drops meanwhile
-		// (only the hard context abandons it): a reader then checkpoints
-		// it and resumes after it instead of reading it again, and a sink
-		// that is failing is not raced by a new session it cannot serve.
-		t.waitBegin()
-		err := t.opts.Sink.Write(s.hard, events)
-		t.waitEnd()
-		if err != nil {
-			var rej *sink.RejectError
-			if !errors.As(err, &rej) {
-				return fmt.Errorf("deliver batch: %w", err)
-			}
-			// Every other event was accepted; the rejected ones are
-			// recorded, then the whole batch is acked.
-			if err := t.deadLetterRejected(s.hard, events, rej); err != nil {
-				return err
-			}
-		}
+	if err := s.writeSinks(events); err != nil {
+		return err
 	}
 
 	// Dead letters and sinks together: either may make inline delivery slow.
@@ -156,6 +139,35 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	}
 
 	return s.leak(len(batch) - len(ids))
+}
+
+// writeSinks hands events to the sinks and returns once every sink accepted
+// them, or once the ones it rejected for good are dead-lettered.
+func (s *session) writeSinks(events []*sink.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+
+	// The batch is finished even if the connection drops meanwhile (only
+	// the hard context abandons it): a reader then checkpoints it and
+	// resumes after it instead of reading it again, and a sink that is
+	// failing is not raced by a new session it cannot serve.
+	t := s.t
+	t.waitBegin()
+	err := t.opts.Sink.Write(s.hard, events)
+	t.waitEnd()
+
+	var rej *sink.RejectError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &rej):
+		return fmt.Errorf("deliver batch: %w", err)
+	}
+
+	// Every other event was accepted; the rejected ones are recorded,
+	// then the whole batch is acked.
+	return t.deadLetterRejected(s.hard, events, rej)
 }
 
 // leak counts n more frames that hold a window slot because no ack can

@@ -51,24 +51,14 @@ func (s *session) readFrames() (handedOver bool) {
 			s.framed.Store(true)
 		}
 
-		if s.stop.Err() != nil {
-			continue
+		it, ok, ended := s.admit(data, total)
+		if ended {
+			return false
 		}
 
-		it, ok := t.decode(data, total)
 		if !ok {
 			continue
 		}
-
-		it.size = it.bytes()
-		if !s.budget.take(s.connCtx, s.stop, it.size) {
-			if s.connCtx.Err() != nil {
-				return false
-			}
-			continue // graceful stop: forward nothing more
-		}
-
-		t.met.Inflight(int(s.unack.Add(1)))
 
 		if s.inline(slow) {
 			switch s.deliverInline(it) {
@@ -88,6 +78,29 @@ func (s *session) readFrames() (handedOver bool) {
 			return false
 		}
 	}
+}
+
+// admit turns a frame of total bytes into an item to deliver (ok) and
+// reserves its bytes in the budget, waiting while the budget is spent.
+// Nothing is forwarded after a graceful stop, nor for a control frame;
+// ended reports that the connection ended while waiting.
+func (s *session) admit(data []byte, total int64) (it item, ok, ended bool) {
+	if s.stop.Err() != nil {
+		return item{}, false, false
+	}
+
+	if it, ok = s.t.decode(data, total); !ok {
+		return item{}, false, false
+	}
+
+	it.size = it.bytes()
+	if !s.budget.take(s.connCtx, s.stop, it.size) {
+		// The connection ended, or a graceful stop: forward nothing more.
+		return item{}, false, s.connCtx.Err() != nil
+	}
+
+	s.t.met.Inflight(int(s.unack.Add(1)))
+	return it, true, false
 }
 
 // readFrame reads the next message into buf's storage, growing it as
