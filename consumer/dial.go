@@ -17,10 +17,10 @@ import (
 
 // dial performs the handshake within the handshake timeout, and reports a
 // failure to metrics and health.
-func (t *Topic) dial(ctx context.Context, start string) (*websocket.Conn, error) {
-	conn, err := Dial(ctx, t.cfg, start)
+func (t *Topic) dial(ctx context.Context, start string) (*websocket.Conn, *corkConn, error) {
+	conn, cork, err := dial(ctx, t.cfg, start)
 	if err == nil {
-		return conn, nil
+		return conn, cork, nil
 	}
 
 	var he *handshakeError
@@ -32,7 +32,7 @@ func (t *Topic) dial(ctx context.Context, start string) (*websocket.Conn, error)
 		t.opts.Health.Set(t.part(), false, err.Error())
 	}
 
-	return nil, err
+	return nil, nil, err
 }
 
 // Dial connects one session of cfg starting at start (see Config.URL),
@@ -46,14 +46,22 @@ func (t *Topic) dial(ctx context.Context, start string) (*websocket.Conn, error)
 // in the query and the Referer), so a 3xx is a handshake error naming that
 // host.
 func Dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, error) {
+	conn, _, err := dial(ctx, cfg, start)
+	return conn, err
+}
+
+// dial is Dial, also returning the session's TCP connection for corking
+// acks (nil when the HTTP client's transport cannot be wrapped).
+func dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, *corkConn, error) {
 	cfg.defaults()
 	red := redact.New(cfg.Credential)
 	u, err := cfg.URL(start)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	client := handshakeClient(cfg.HTTPClient)
+	lastConn := corking(client)
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
@@ -63,14 +71,14 @@ func Dial(ctx context.Context, cfg Config, start string) (*websocket.Conn, error
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
-			return nil, refused(resp, red)
+			return nil, nil, refused(resp, red)
 		}
-		return nil, red.Error(fmt.Errorf("dial %s: %w: %w", endpointName(u.Host, cfg), errDial, err))
+		return nil, nil, red.Error(fmt.Errorf("dial %s: %w: %w", endpointName(u.Host, cfg), errDial, err))
 	}
 
 	conn.SetReadLimit(cfg.ReadLimit)
 
-	return conn, nil
+	return conn, lastConn(), nil
 }
 
 // handshakeClient is the HTTP client of one handshake: base, or one on a

@@ -20,8 +20,9 @@ import (
 //
 // This file alone decides the cadence: the Tracker writes after
 // CheckpointEvery messages or CheckpointInterval, and the checkpoint
-// goroutine also flushes every CheckpointInterval, so that an idle topic's
-// checkpoint is at most one interval stale.
+// goroutine also flushes CheckpointInterval after the first delivery it has
+// not saved, so that an idle topic's checkpoint is at most one interval
+// stale, and a topic with nothing unsaved wakes nobody.
 //
 // A save that fails (state dir unwritable, disk full) is retried by the
 // next one and never stops delivery; it makes the health part "checkpoint
@@ -93,7 +94,7 @@ func (t *Topic) startCheckpoints(hard context.Context) (stop func() error) {
 		return func() error { return nil }
 	}
 
-	t.advanced = make(chan struct{}, 1)
+	t.advanced, t.unsaved = make(chan struct{}, 1), make(chan struct{}, 1)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go t.checkpointLoop(hard, quit, done)
 	return func() error {
@@ -124,6 +125,15 @@ func (t *Topic) advance(id string, n int) {
 	}
 
 	pending := t.pending.Add(int64(n))
+	if pending == int64(n) {
+		// The first frames since the checkpoint goroutine last took them:
+		// it starts its flush timer.
+		select {
+		case t.unsaved <- struct{}{}:
+		default:
+		}
+	}
+
 	due := pending >= t.wakeAfter.Load() || time.Now().UnixNano() >= t.saveDue.Load() || t.ckptFailed.Load()
 	if !due {
 		return
@@ -136,21 +146,33 @@ func (t *Topic) advance(id string, n int) {
 }
 
 // checkpointLoop saves positions as delivery advances, and flushes the
-// newest one every CheckpointInterval, until stop is closed.
+// newest one CheckpointInterval after the first unsaved delivery (and every
+// interval while saves fail), until stop is closed.
 func (t *Topic) checkpointLoop(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	tick := time.NewTicker(t.opts.CheckpointInterval)
-	defer tick.Stop()
+	flush := time.NewTimer(t.opts.CheckpointInterval)
+	flush.Stop()
+	defer flush.Stop()
+	var armed bool
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.advanced:
 			t.saveCheckpoint(ctx)
-		case <-tick.C:
+		case <-t.unsaved:
+		case <-flush.C:
+			armed = false
 			t.saveCheckpoint(ctx)
 			t.timedSave(func() error { return t.tracker.Flush(ctx) })
 			t.armWake()
+		}
+
+		// The flush timer runs only while a delivered position may be
+		// unsaved: an idle topic costs no wake-up.
+		if !armed && (t.pending.Load() > 0 || t.tracker.Unsaved()) {
+			flush.Reset(t.opts.CheckpointInterval)
+			armed = true
 		}
 	}
 }

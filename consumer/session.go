@@ -51,6 +51,7 @@ type ackBatch struct {
 type session struct {
 	t       *Topic
 	conn    *websocket.Conn
+	cork    *corkConn       // under conn: the acks of a batch in one write(2); nil: one each
 	stop    context.Context // graceful: stop taking frames, finish the rest
 	hard    context.Context // abort: give up on in-flight events without acking
 	connCtx context.Context // the connection's life; cancelled on failure
@@ -84,7 +85,7 @@ type session struct {
 // connect runs one session: it dials, reports the connection to the
 // supervisor through connected, and streams until the connection ends.
 func (t *Topic) connect(stop, hard context.Context, connected func()) error {
-	conn, err := t.dial(stop, t.start())
+	conn, cork, err := t.dial(stop, t.start())
 	if err != nil {
 		return err
 	}
@@ -104,6 +105,7 @@ func (t *Topic) connect(stop, hard context.Context, connected func()) error {
 	s := &session{
 		t:           t,
 		conn:        conn,
+		cork:        cork,
 		stop:        stop,
 		hard:        hard,
 		connCtx:     connCtx,

@@ -59,7 +59,8 @@ type Topic struct {
 	resume    string                 // checkpointed position loaded at start
 	pos       atomic.Pointer[string] // reader: last id every sink accepted, kept in memory
 	pending   atomic.Int64           // reader: frames delivered since the Tracker last heard
-	advanced  chan struct{}          // wakes the checkpoint goroutine
+	advanced  chan struct{}          // wakes the checkpoint goroutine: a save is due
+	unsaved   chan struct{}          // wakes it to start its flush timer
 	// The Tracker's triggers as seen by advance, so that delivery wakes the
 	// checkpoint goroutine only when a save is due (position.go).
 	wakeAfter  atomic.Int64     // pending frames that fire the count trigger

@@ -10,8 +10,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// writeAcks sends the acks of b, one frame per id, unless the connection has
-// failed, then counts b's frames as released. It runs on the delivering
+// writeAcks sends the acks of b, one frame per id and all of them in one
+// write(2) (see corkConn), unless the connection has failed, then counts
+// b's frames as released. It runs on the delivering
 // goroutine right after the sinks accepted b: handing the acks to a writing
 // goroutine would cost a wake-up per batch. The writes take no context (a
 // timer and a context.AfterFunc per write inside coder/websocket): the
@@ -22,6 +23,7 @@ func (s *session) writeAcks(b ackBatch) {
 	t := s.t
 	alive := s.connCtx.Err() == nil
 	s.acking.Store(time.Now().UnixNano())
+	s.cork.cork()
 	for _, id := range b.ids {
 		if !alive {
 			break
@@ -32,6 +34,11 @@ func (s *session) writeAcks(b ackBatch) {
 			alive = false
 			s.fail(t.red.Error(fmt.Errorf("write ack: %w", err)))
 		}
+	}
+
+	if err := s.cork.uncork(); err != nil && alive {
+		alive = false
+		s.fail(t.red.Error(fmt.Errorf("write acks: %w", err)))
 	}
 
 	s.acking.Store(0)

@@ -119,6 +119,14 @@ func (t *Tracker) Pending() int {
 	return t.pending
 }
 
+// Unsaved reports whether the last advanced position is not stored yet
+// (not due, or its save failed).
+func (t *Tracker) Unsaved() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pos != t.saved
+}
+
 // Position returns the last advanced message ID, saved or not ("" if none).
 func (t *Tracker) Position() string {
 	t.mu.Lock()

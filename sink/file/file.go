@@ -141,8 +141,9 @@ type Sink struct {
 	truncate func(f *os.File, size int64) error
 	fsync    func(f *os.File) error
 
-	stop chan struct{}
-	done chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	dirtied chan struct{} // capacity 1: the file became dirty (interval policy)
 }
 
 // Open validates cfg, opens the file and, with the interval policy, starts
@@ -189,7 +190,7 @@ func Open(cfg Config) (*Sink, error) {
 	}
 
 	if cfg.Fsync == FsyncInterval {
-		s.stop, s.done = make(chan struct{}), make(chan struct{})
+		s.stop, s.done, s.dirtied = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
 		go s.syncLoop()
 	}
 
@@ -323,8 +324,12 @@ func (s *Sink) writeLocked(buf []byte) error {
 			s.closeFile()
 			return fmt.Errorf("fsync %s: %w", s.cfg.Path, err)
 		}
-	} else {
+	} else if !s.dirty {
 		s.dirty = true
+		select {
+		case s.dirtied <- struct{}{}: // the fsync loop counts the interval from here
+		default:
+		}
 	}
 
 	return s.stillLinked()

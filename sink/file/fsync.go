@@ -8,13 +8,23 @@ import (
 	"time"
 )
 
-// syncLoop fsyncs the file every FsyncInterval while it has unsynced data.
+// syncLoop fsyncs the file FsyncInterval after the first write since the
+// last fsync, until stop. It sleeps while nothing is written: an idle sink
+// costs no wake-up (a ticker would wake it every interval for nothing).
 func (s *Sink) syncLoop() {
 	defer close(s.done)
-	t := time.NewTicker(s.cfg.FsyncInterval)
+	t := time.NewTimer(s.cfg.FsyncInterval)
+	t.Stop()
 	defer t.Stop()
 
 	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.dirtied:
+		}
+
+		t.Reset(s.cfg.FsyncInterval)
 		select {
 		case <-s.stop:
 			return

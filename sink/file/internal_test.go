@@ -308,6 +308,19 @@ func TestFsyncIntervalLoop(t *testing.T) {
 	if n := syncs(); n != before {
 		t.Errorf("%d fsyncs without new data", n-before)
 	}
+	// A write after the idle spell starts the interval again.
+	if err := s.Write(ctx, testBatch(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	poll = time.NewTicker(time.Millisecond)
+	for syncs() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop never fsynced the write after an idle spell")
+		}
+		<-poll.C
+	}
+	poll.Stop()
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
