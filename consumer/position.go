@@ -115,9 +115,10 @@ func (t *Topic) startCheckpoints(hard context.Context) (stop func() error) {
 // id. It wakes the checkpoint goroutine, without ever blocking, only when
 // the Tracker would save: CheckpointEvery frames since its last save,
 // CheckpointInterval since it began, or after a failed save (each batch
-// retries). Otherwise the goroutine's CheckpointInterval tick passes the
-// position on, so the checkpoints are written exactly when a wake-up per
-// batch would write them, and a low rate costs no wake-up per batch.
+// retries). Otherwise the goroutine's flush timer, started by the first
+// unsaved frames, passes the position on, so the checkpoints are written
+// exactly when a wake-up per batch would write them, and a low rate costs
+// no wake-up per batch.
 func (t *Topic) advance(id string, n int) {
 	t.pos.Store(&id)
 	if t.tracker == nil {
