@@ -129,12 +129,13 @@ func (s *session) deliverBatch(batch []item, events []*sink.Event) error {
 	}
 
 	// Dead letters and sinks together: either may make inline delivery slow.
-	s.sinksFast.Store(time.Since(began) < inlineSinkMax)
+	now := time.Now()
+	s.sinksFast.Store(now.Sub(began) < inlineSinkMax)
 	s.budget.give(size)
-	s.writeAcks(ackBatch{ids: ids, frames: len(batch), published: published})
+	s.writeAcks(ackBatch{ids: ids, frames: len(batch), published: published}, now)
 
 	if last != "" && t.cfg.Mode == ModeReader {
-		t.advance(last, len(batch))
+		t.advance(last, len(batch), now)
 		t.met.ReaderBehind(t.behind.accepted(last))
 	}
 

@@ -18,10 +18,18 @@ import (
 // another goroutine must take over reading within half the ping timeout:
 // the frames that follow are read (held in memory up to the byte budget),
 // the session is not replaced, and once the sink is back everything is
-// delivered in order, exactly once. Without the rescue the reader sits in
-// the sink and reads nothing until it returns.
+// delivered in order, exactly once; in reader and in consumer mode. Without
+// the rescue the reader sits in the sink and reads nothing until it returns.
 func TestInlineDeliveryKeepsReading(t *testing.T) {
-	t.Parallel()
+	for _, mode := range []consumer.Mode{consumer.ModeReader, consumer.ModeConsumer} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			inlineKeepsReading(t, mode)
+		})
+	}
+}
+
+func inlineKeepsReading(t *testing.T, mode consumer.Mode) {
 	srv := pulsartest.Start(t, pulsartest.Config{})
 	g := pulsartest.NewGenerator(tenant, 21)
 	rec := &sinktest.Recorder{}
@@ -29,7 +37,7 @@ func TestInlineDeliveryKeepsReading(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	opts.Metrics = metrics.New(reg)
 	received := func() float64 { return counterSum(t, reg, "streamd_events_received_total") }
-	cfg := newConfig(srv, consumer.ModeReader, "all")
+	cfg := newConfig(srv, mode, "all")
 	cfg.PingTimeout = time.Second // the rescue comes after 500ms
 	r := run(t, cfg, opts)
 	ctx := testutil.Context(t, wait)

@@ -62,7 +62,7 @@ func BenchmarkDecodeToFile(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				f := frames[i%len(frames)]
-				it, ok := t.decode(f, int64(len(f)))
+				it, ok := t.decode(f, int64(len(f)), time.Now())
 				i++
 				if !ok || it.ev == nil {
 					b.Fatal("frame did not decode to an event")
@@ -102,7 +102,7 @@ func TestDecodeToFileAllocs(t *testing.T) {
 	perBatch := testing.AllocsPerRun(20, func() {
 		events = events[:0]
 		for _, f := range frames {
-			it, ok := tp.decode(f, int64(len(f)))
+			it, ok := tp.decode(f, int64(len(f)), time.Now())
 			if !ok || it.ev == nil {
 				t.Fatal("frame did not decode to an event")
 			}

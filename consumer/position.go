@@ -112,14 +112,14 @@ func (t *Topic) startCheckpoints(hard context.Context) (stop func() error) {
 }
 
 // advance records that a reader delivered n more frames up to and including
-// id. It wakes the checkpoint goroutine, without ever blocking, only when
+// id, at now. It wakes the checkpoint goroutine, without ever blocking, only when
 // the Tracker would save: CheckpointEvery frames since its last save,
 // CheckpointInterval since it began, or after a failed save (each batch
 // retries). Otherwise the goroutine's flush timer, started by the first
 // unsaved frames, passes the position on, so the checkpoints are written
 // exactly when a wake-up per batch would write them, and a low rate costs
 // no wake-up per batch.
-func (t *Topic) advance(id string, n int) {
+func (t *Topic) advance(id string, n int, now time.Time) {
 	t.pos.Store(&id)
 	if t.tracker == nil {
 		return
@@ -135,7 +135,7 @@ func (t *Topic) advance(id string, n int) {
 		}
 	}
 
-	due := pending >= t.wakeAfter.Load() || time.Now().UnixNano() >= t.saveDue.Load() || t.ckptFailed.Load()
+	due := pending >= t.wakeAfter.Load() || now.UnixNano() >= t.saveDue.Load() || t.ckptFailed.Load()
 	if !due {
 		return
 	}

@@ -36,7 +36,8 @@ func (s *session) readFrames() (handedOver bool) {
 	for {
 		began := time.Now()
 		data, total, err := s.readFrame(buf)
-		slow := pace.arrived(began, time.Now())
+		now := time.Now()
+		slow := pace.arrived(began, now)
 		buf = reuse(data)
 		if err != nil {
 			if s.stop.Err() == nil {
@@ -51,7 +52,7 @@ func (s *session) readFrames() (handedOver bool) {
 			s.framed.Store(true)
 		}
 
-		it, ok, ended := s.admit(data, total)
+		it, ok, ended := s.admit(data, total, now)
 		if ended {
 			return false
 		}
@@ -80,16 +81,16 @@ func (s *session) readFrames() (handedOver bool) {
 	}
 }
 
-// admit turns a frame of total bytes into an item to deliver (ok) and
+// admit turns a frame of total bytes, read at now, into an item to deliver (ok) and
 // reserves its bytes in the budget, waiting while the budget is spent.
 // Nothing is forwarded after a graceful stop, nor for a control frame;
 // ended reports that the connection ended while waiting.
-func (s *session) admit(data []byte, total int64) (it item, ok, ended bool) {
+func (s *session) admit(data []byte, total int64, now time.Time) (it item, ok, ended bool) {
 	if s.stop.Err() != nil {
 		return item{}, false, false
 	}
 
-	if it, ok = s.t.decode(data, total); !ok {
+	if it, ok = s.t.decode(data, total, now); !ok {
 		return item{}, false, false
 	}
 
@@ -154,14 +155,13 @@ func reuse(frame []byte) []byte {
 	return frame
 }
 
-// decode turns a frame of total bytes into an item. It returns false for
+// decode turns a frame of total bytes, read at now, into an item. It returns false for
 // control frames (neither messageId nor payload: end-of-topic replies, auth
 // challenges, unknown objects), which are skipped and not acked. Every
 // other frame becomes an event, or a poison item for the dead letter (see
 // unusable): among them a frame cut at the read limit (total > len(data)),
 // acked by the messageId found in its first bytes.
-func (t *Topic) decode(data []byte, total int64) (item, bool) {
-	now := time.Now()
+func (t *Topic) decode(data []byte, total int64, now time.Time) (item, bool) {
 	if total > int64(len(data)) {
 		reason := fmt.Sprintf("frame of %d bytes exceeds the read limit (%d bytes, STREAMD_READ_LIMIT); the dead letter holds its first bytes", total, len(data))
 		return t.unusable(data, salvageID(data), "frame", reason, now), true

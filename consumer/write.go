@@ -12,17 +12,17 @@ import (
 
 // writeAcks sends the acks of b, one frame per id and all of them in one
 // write(2) (see corkConn), unless the connection has failed, then counts
-// b's frames as released. It runs on the delivering
-// goroutine right after the sinks accepted b: handing the acks to a writing
-// goroutine would cost a wake-up per batch. The writes take no context (a
+// b's frames as released. It runs on whichever goroutine delivered b, right
+// after the sinks accepted it at now (the start of the ack writes for ping):
+// handing the acks to a writing goroutine would cost a wake-up per batch. The writes take no context (a
 // timer and a context.AfterFunc per write inside coder/websocket): the
 // connection is closed when connCtx ends, and a peer that stops reading,
 // which leaves a write blocked, is noticed by ping (see acking), which
 // fails the session and so closes the connection under the write.
-func (s *session) writeAcks(b ackBatch) {
+func (s *session) writeAcks(b ackBatch, now time.Time) {
 	t := s.t
 	alive := s.connCtx.Err() == nil
-	s.acking.Store(time.Now().UnixNano())
+	s.acking.Store(now.UnixNano())
 	s.cork.cork()
 	for _, id := range b.ids {
 		if !alive {
